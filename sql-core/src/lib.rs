@@ -1,0 +1,37 @@
+//! The shared vocabulary of `sql-client` and `sql-handler`: the SQL policy, the wire types
+//! and the value conversion rules. No I/O, no async.
+//!
+//! The compile-time `sql!` check, the client's check of dynamic SQL and the handler's
+//! check all call [`check`], so there is exactly one policy.
+//!
+//! ```
+//! use sql_core::{check, Dialect, ErrorCode, Plugin, StatementKind};
+//!
+//! let plugin = Plugin::new("analytics-db")?;
+//!
+//! let verdict = check("SELECT * FROM analytics_db__events WHERE user_id = $1", &plugin, Dialect::Sqlite)?;
+//! assert_eq!(verdict.kind(), StatementKind::Select);
+//! assert_eq!(verdict.placeholders(), 1);
+//!
+//! let refused = check(
+//!     "SELECT e.* FROM analytics_db__events e LEFT JOIN quote_db__quotes q ON q.id = e.id",
+//!     &plugin,
+//!     Dialect::Sqlite,
+//! );
+//! assert_eq!(refused.unwrap_err().code(), ErrorCode::NamespaceViolation);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod code;
+mod plugin;
+mod policy;
+mod query_text;
+pub mod value;
+pub mod wire;
+
+pub use code::{ALL_ERROR_CODES, ErrorCode, UnknownErrorCode};
+pub use plugin::{MAX_PLUGIN_NAME_LEN, Plugin, PluginNameError, TableOwner, is_system_name};
+pub use policy::{
+    Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check,
+};
+pub use query_text::{query_hash, query_preview};

@@ -1,0 +1,233 @@
+//! One statement from text to verdict (PROTOCOL.md section 5): tokenize once, parse the
+//! tokens, classify the single statement, then run the placeholder and reference checks.
+
+use sqlparser::ast::{SetExpr, Statement};
+use sqlparser::dialect::{Dialect as ParserDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, TokenizerError, Word};
+
+use super::{Dialect, Policy, PolicyError, StatementKind, Verdict, placeholders, tables};
+use crate::Plugin;
+
+/// Checks one statement; see [`Policy::check`] for the order of the checks.
+pub(super) fn check(
+    policy: &Policy,
+    sql: &str,
+    plugin: &Plugin,
+    dialect: Dialect,
+) -> Result<Verdict, PolicyError> {
+    let parser_dialect = parser_dialect(dialect);
+    let tokens = Tokenizer::new(parser_dialect, sql)
+        .tokenize_with_location()
+        .map_err(tokenizer_error)?;
+    let outline = Outline::of(&tokens);
+    if outline.statement_count == 0 {
+        return Err(PolicyError::Empty);
+    }
+    let mut found_placeholders = placeholders::from_tokens(&tokens);
+    let statements = Parser::new(parser_dialect)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|err| outline.explain_parse_error(err))?;
+    let statement = match statements.as_slice() {
+        [statement] => statement,
+        [] => return Err(PolicyError::Empty),
+        several => return Err(PolicyError::StackedQueries { count: several.len() }),
+    };
+    let kind = classify(statement, &outline)?;
+    let mut references = tables::walk(policy, plugin, dialect, statement);
+    if let Some(err) = references.take_forbidden_statement() {
+        return Err(err);
+    }
+    placeholders::add_from_statement(statement, &mut found_placeholders);
+    let placeholders = placeholders::validate(&found_placeholders)?;
+    let tables = references.into_tables()?;
+    Ok(Verdict {
+        kind,
+        tables,
+        placeholders,
+    })
+}
+
+fn parser_dialect(dialect: Dialect) -> &'static dyn ParserDialect {
+    match dialect {
+        Dialect::Sqlite => &SQLiteDialect {},
+        Dialect::Postgres => &PostgreSqlDialect {},
+    }
+}
+
+/// The statement kind, from the parsed statement only: a leading comment or odd spacing
+/// cannot hide a write. Every statement outside the allowlist is refused.
+fn classify(statement: &Statement, outline: &Outline) -> Result<StatementKind, PolicyError> {
+    match statement {
+        Statement::Query(query) => match query.body.as_ref() {
+            // `WITH ... INSERT/UPDATE/DELETE`: the body decides what the statement does.
+            SetExpr::Insert(_) => Ok(StatementKind::Insert),
+            SetExpr::Update(_) => Ok(StatementKind::Update),
+            SetExpr::Delete(_) => Ok(StatementKind::Delete),
+            SetExpr::Merge(_) => Err(forbidden("MERGE")),
+            SetExpr::Select(_)
+            | SetExpr::Query(_)
+            | SetExpr::SetOperation { .. }
+            | SetExpr::Values(_)
+            | SetExpr::Table(_) => Ok(StatementKind::Select),
+        },
+        Statement::Insert(_) => Ok(StatementKind::Insert),
+        Statement::Update(_) => Ok(StatementKind::Update),
+        Statement::Delete(_) => Ok(StatementKind::Delete),
+        Statement::Merge(_) => Err(forbidden("MERGE")),
+        _ => Err(forbidden(&outline.leading_keywords)),
+    }
+}
+
+fn forbidden(statement_type: &str) -> PolicyError {
+    PolicyError::ForbiddenStatement {
+        statement_type: statement_type.to_owned(),
+    }
+}
+
+/// What the token stream tells before parsing: how many statements it holds and how the
+/// first one begins. It names refused statements and explains parse errors.
+#[derive(Debug)]
+struct Outline {
+    /// Statements separated by `;` that hold more than whitespace and comments.
+    statement_count: usize,
+    /// The first one's leading keywords, such as `PRAGMA` or `CREATE TABLE`.
+    leading_keywords: String,
+    /// Whether the first one begins like an allowed statement (`SELECT`, `WITH`, ...).
+    starts_like_allowed: bool,
+}
+
+impl Outline {
+    fn of(tokens: &[TokenWithSpan]) -> Self {
+        let mut statement_count = 0;
+        let mut in_statement = false;
+        for token in tokens {
+            match token.token {
+                Token::SemiColon => in_statement = false,
+                Token::Whitespace(_) | Token::EOF => {}
+                _ if !in_statement => {
+                    in_statement = true;
+                    statement_count += 1;
+                }
+                _ => {}
+            }
+        }
+        let words: Vec<&Word> = tokens
+            .iter()
+            .map(|t| &t.token)
+            .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+            .map_while(|t| match t {
+                Token::Word(word) if word.quote_style.is_none() => Some(word),
+                _ => None,
+            })
+            .take(4)
+            .collect();
+        Self {
+            statement_count,
+            leading_keywords: leading_keywords(&words),
+            starts_like_allowed: words.first().is_none_or(|w| is_allowed_start(w.keyword)),
+        }
+    }
+
+    /// Turns a parse error into the clearest refusal: several statements, a statement kind
+    /// the parser does not know but the policy refuses anyway (`PRAGMA table_info(x)`,
+    /// `DETACH`, `REINDEX`), or the parse error with its position.
+    fn explain_parse_error(&self, err: ParserError) -> PolicyError {
+        if self.statement_count > 1 {
+            PolicyError::StackedQueries {
+                count: self.statement_count,
+            }
+        } else if !self.starts_like_allowed {
+            forbidden(&self.leading_keywords)
+        } else {
+            parse_error(err)
+        }
+    }
+}
+
+fn is_allowed_start(keyword: Keyword) -> bool {
+    matches!(
+        keyword,
+        Keyword::SELECT
+            | Keyword::WITH
+            | Keyword::VALUES
+            | Keyword::INSERT
+            | Keyword::REPLACE
+            | Keyword::UPDATE
+            | Keyword::DELETE
+            // Not a keyword at all: a typo such as `SELEC 1` is a parse error, not a kind.
+            | Keyword::NoKeyword
+    )
+}
+
+/// A short name for a refused statement from its first words: `DROP TABLE`, `PRAGMA`,
+/// `CREATE VIRTUAL TABLE`, `SET`.
+fn leading_keywords(words: &[&Word]) -> String {
+    let upper: Vec<String> = words.iter().map(|w| w.value.to_ascii_uppercase()).collect();
+    let Some(first) = upper.first() else {
+        return "unknown".to_owned();
+    };
+    if !matches!(first.as_str(), "CREATE" | "ALTER" | "DROP") {
+        return first.clone();
+    }
+    // Skip modifiers to reach the object kind: `CREATE OR REPLACE TEMP VIEW` is a CREATE VIEW.
+    let mut name = vec![first.as_str()];
+    let mut rest = upper
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .filter(|w| !matches!(*w, "OR" | "REPLACE" | "TEMP" | "TEMPORARY" | "UNIQUE" | "UNLOGGED"));
+    if let Some(object) = rest.next() {
+        name.push(object);
+        if matches!(object, "VIRTUAL" | "MATERIALIZED")
+            && let Some(next) = rest.next()
+        {
+            name.push(next);
+        }
+    }
+    name.join(" ")
+}
+
+fn tokenizer_error(err: TokenizerError) -> PolicyError {
+    let known = err.location.line > 0;
+    PolicyError::Parse {
+        message: err.message,
+        line: known.then_some(err.location.line),
+        column: known.then_some(err.location.column),
+    }
+}
+
+/// sqlparser's errors are text with the position at the end (`... at Line: 1, Column: 8`);
+/// the position is split off into fields.
+fn parse_error(err: ParserError) -> PolicyError {
+    let text = match err {
+        ParserError::TokenizerError(text) | ParserError::ParserError(text) => text,
+        ParserError::RecursionLimitExceeded => {
+            return PolicyError::Parse {
+                message: "the query is nested too deeply".to_owned(),
+                line: None,
+                column: None,
+            };
+        }
+    };
+    match split_position(&text) {
+        Some((message, line, column)) => PolicyError::Parse {
+            message: message.to_owned(),
+            line: Some(line),
+            column: Some(column),
+        },
+        None => PolicyError::Parse {
+            message: text,
+            line: None,
+            column: None,
+        },
+    }
+}
+
+fn split_position(text: &str) -> Option<(&str, u64, u64)> {
+    let (message, position) = text.rsplit_once(" at Line: ")?;
+    let (line, column) = position.split_once(", Column: ")?;
+    Some((message, line.trim().parse().ok()?, column.trim().parse().ok()?))
+}

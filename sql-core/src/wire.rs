@@ -1,0 +1,535 @@
+//! Wire types of PROTOCOL.md sections 1 to 3: subjects, the request with its field
+//! rules, and the two reply shapes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{ErrorCode, Plugin, PluginNameError};
+
+/// Default subject prefix; requests go to `<prefix>.<plugin>.execute`.
+pub const DEFAULT_SUBJECT_PREFIX: &str = "rosey.db.sql";
+/// Default queue group the handlers share.
+pub const DEFAULT_QUEUE_GROUP: &str = "sql-handlers";
+/// Header carrying the correlation id.
+pub const CORRELATION_ID_HEADER: &str = "Correlation-Id";
+/// Header carrying the idempotency key of a write.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// Longest header value accepted for the two headers above.
+pub const MAX_HEADER_VALUE_LEN: usize = 128;
+/// Longest query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 65_536;
+/// Default and bounds of `timeout_ms`.
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+/// Smallest `timeout_ms`.
+pub const MIN_TIMEOUT_MS: u32 = 100;
+/// Largest `timeout_ms`.
+pub const MAX_TIMEOUT_MS: u32 = 30_000;
+/// Default `max_rows`.
+pub const DEFAULT_MAX_ROWS: u32 = 10_000;
+/// Largest `max_rows`.
+pub const MAX_MAX_ROWS: u32 = 100_000;
+/// Largest number of `batch` entries.
+pub const MAX_BATCH_ENTRIES: usize = 1000;
+/// Longest `query_preview` in error details.
+pub const QUERY_PREVIEW_CHARS: usize = 200;
+
+/// The subject a plugin's requests go to.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::{Plugin, wire};
+/// let plugin = Plugin::new("quote-db")?;
+/// assert_eq!(wire::subject(wire::DEFAULT_SUBJECT_PREFIX, &plugin), "rosey.db.sql.quote-db.execute");
+/// # Ok::<(), sql_core::PluginNameError>(())
+/// ```
+#[must_use]
+pub fn subject(prefix: &str, plugin: &Plugin) -> String {
+    format!("{prefix}.{}.execute", plugin.name())
+}
+
+/// The wildcard subject handlers subscribe to.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(sql_core::wire::handler_subject("rosey.db.sql"), "rosey.db.sql.*.execute");
+/// ```
+#[must_use]
+pub fn handler_subject(prefix: &str) -> String {
+    format!("{prefix}.*.execute")
+}
+
+/// Extracts the plugin from a request subject: its identity (PROTOCOL.md section 1).
+///
+/// # Errors
+///
+/// [`RequestError`] with field `subject` when the subject does not have the shape
+/// `<prefix>.<plugin>.execute` or the plugin name is invalid.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::plugin_from_subject;
+/// assert_eq!(plugin_from_subject("rosey.db.sql", "rosey.db.sql.a-b.execute")?.name(), "a-b");
+/// assert!(plugin_from_subject("rosey.db.sql", "rosey.db.sql.A.execute").is_err());
+/// # Ok::<(), sql_core::wire::RequestError>(())
+/// ```
+pub fn plugin_from_subject(prefix: &str, subject: &str) -> Result<Plugin, RequestError> {
+    let name = subject
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(".execute"))
+        .ok_or_else(|| RequestError::new("subject", format!("subject must be {prefix}.<plugin>.execute")))?;
+    Plugin::new(name).map_err(|e: PluginNameError| RequestError::new("subject", e.to_string()))
+}
+
+/// Whether `value` is acceptable as a `Correlation-Id` or `Idempotency-Key`: 1 to 128
+/// printable ASCII characters.
+///
+/// # Examples
+///
+/// ```
+/// assert!(sql_core::wire::is_valid_header_value("req-42"));
+/// assert!(!sql_core::wire::is_valid_header_value("tab\there"));
+/// ```
+#[must_use]
+pub fn is_valid_header_value(value: &str) -> bool {
+    !value.is_empty() && value.len() <= MAX_HEADER_VALUE_LEN && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+}
+
+/// Shape of `rows` in a success reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RowFormat {
+    /// Objects keyed by column name.
+    #[default]
+    Objects,
+    /// Arrays aligned with `columns`.
+    Arrays,
+}
+
+/// Why a reply holds fewer rows than the query produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TruncatedReason {
+    /// `max_rows` was reached.
+    MaxRows,
+    /// The reply would have exceeded the server's NATS `max_payload`.
+    MaxBytes,
+}
+
+/// One request (PROTOCOL.md section 2).
+///
+/// The client serializes it; the handler reads it with [`Request::from_slice`], which
+/// applies every field rule and names the field at fault.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::Request;
+///
+/// let request = Request::from_slice(br#"{"query": " SELECT 1 ", "timeout_ms": 500}"#)?;
+/// assert_eq!(request.query, "SELECT 1");
+/// assert_eq!(request.timeout_ms, 500);
+/// assert!(!request.allow_write);
+///
+/// let err = Request::from_slice(br#"{"query": "SELECT 1", "allow_write": 1}"#).unwrap_err();
+/// assert_eq!(err.field(), "allow_write");
+/// # Ok::<(), sql_core::wire::RequestError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Request {
+    /// The SQL, trimmed.
+    pub query: String,
+    /// One value per placeholder.
+    pub params: Vec<Value>,
+    /// Whether the statement may write.
+    pub allow_write: bool,
+    /// Time allowed in the database, in milliseconds.
+    pub timeout_ms: u32,
+    /// Most rows returned.
+    pub max_rows: u32,
+    /// Parameter lists to run the statement with, in one transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Vec<Vec<Value>>>,
+    /// Shape of the reply's rows.
+    pub row_format: RowFormat,
+}
+
+impl Request {
+    /// A request with the protocol's defaults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let request = sql_core::wire::Request::new("SELECT 1");
+    /// assert_eq!(request.timeout_ms, sql_core::wire::DEFAULT_TIMEOUT_MS);
+    /// ```
+    #[must_use]
+    pub fn new(query: impl Into<String>) -> Self {
+        Self {
+            query: query.into(),
+            params: Vec::new(),
+            allow_write: false,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            max_rows: DEFAULT_MAX_ROWS,
+            batch: None,
+            row_format: RowFormat::Objects,
+        }
+    }
+
+    /// Parses and validates a request body.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError`] naming the field at fault (`body` when the bytes are not UTF-8,
+    /// not JSON or not an object).
+    pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
+        let text = std::str::from_utf8(body).map_err(|_| RequestError::new("body", "body is not valid UTF-8"))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| RequestError::new("body", format!("body is not JSON: {e}")))?;
+        let Value::Object(mut fields) = value else {
+            return Err(RequestError::new("body", "body must be a JSON object"));
+        };
+
+        let query = match fields.remove("query") {
+            Some(Value::String(q)) => q.trim().to_owned(),
+            Some(_) => return Err(RequestError::new("query", "query must be a string")),
+            None => return Err(RequestError::new("query", "query is required")),
+        };
+        if query.len() > MAX_QUERY_BYTES {
+            return Err(RequestError::new(
+                "query",
+                format!("query is {} bytes; at most {MAX_QUERY_BYTES} are allowed", query.len()),
+            ));
+        }
+        let params = match fields.remove("params") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(RequestError::new("params", "params must be an array")),
+        };
+        let allow_write = match fields.remove("allow_write") {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(RequestError::new("allow_write", "allow_write must be true or false")),
+        };
+        let timeout_ms = bounded_int(&mut fields, "timeout_ms", DEFAULT_TIMEOUT_MS, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS)?;
+        let max_rows = bounded_int(&mut fields, "max_rows", DEFAULT_MAX_ROWS, 1, MAX_MAX_ROWS)?;
+        let batch = match fields.remove("batch") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(batch_entries(value, &params, allow_write)?),
+        };
+        let row_format = match fields.remove("row_format") {
+            None | Some(Value::Null) => RowFormat::Objects,
+            Some(Value::String(s)) if s == "objects" => RowFormat::Objects,
+            Some(Value::String(s)) if s == "arrays" => RowFormat::Arrays,
+            Some(_) => return Err(RequestError::new("row_format", "row_format must be \"objects\" or \"arrays\"")),
+        };
+        Ok(Self {
+            query,
+            params,
+            allow_write,
+            timeout_ms,
+            max_rows,
+            batch,
+            row_format,
+        })
+    }
+}
+
+fn bounded_int(fields: &mut Map<String, Value>, field: &'static str, default: u32, min: u32, max: u32) -> Result<u32, RequestError> {
+    let out_of_range = || RequestError::new(field, format!("{field} must be an integer from {min} to {max}"));
+    match fields.remove(field) {
+        None | Some(Value::Null) => Ok(default),
+        // `true` is not an integer, and neither is 1.5; `as_u64` refuses both.
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|v| (min..=max).contains(v))
+            .ok_or_else(out_of_range),
+        Some(_) => Err(out_of_range()),
+    }
+}
+
+fn batch_entries(value: Value, params: &[Value], allow_write: bool) -> Result<Vec<Vec<Value>>, RequestError> {
+    let Value::Array(entries) = value else {
+        return Err(RequestError::new("batch", "batch must be an array of arrays"));
+    };
+    if entries.is_empty() || entries.len() > MAX_BATCH_ENTRIES {
+        return Err(RequestError::new(
+            "batch",
+            format!("batch must hold 1 to {MAX_BATCH_ENTRIES} entries; it holds {}", entries.len()),
+        ));
+    }
+    if !params.is_empty() {
+        return Err(RequestError::new("batch", "send either params or batch, not both"));
+    }
+    if !allow_write {
+        return Err(RequestError::new("allow_write", "batch needs allow_write: true"));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| match entry {
+            Value::Array(items) => Ok(items),
+            _ => Err(RequestError::new("batch", format!("batch entry {i} must be an array"))),
+        })
+        .collect()
+}
+
+/// A request that breaks a rule of PROTOCOL.md section 2: code
+/// `REQUEST_VALIDATION_ERROR`, with the field at fault.
+///
+/// # Examples
+///
+/// ```
+/// let err = sql_core::wire::Request::from_slice(b"[1]").unwrap_err();
+/// assert_eq!(err.field(), "body");
+/// assert_eq!(err.code(), sql_core::ErrorCode::RequestValidationError);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct RequestError {
+    field: &'static str,
+    reason: String,
+}
+
+impl RequestError {
+    /// A request error for `field`.
+    #[must_use]
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The field at fault, such as `body`, `query` or `timeout_ms`.
+    #[must_use]
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// Always [`ErrorCode::RequestValidationError`].
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::RequestValidationError
+    }
+}
+
+/// A success reply (PROTOCOL.md section 3). `R` is the row representation: the handler
+/// writes pre-encoded rows, a client reads [`Value`]s.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::SuccessReply;
+///
+/// let reply: SuccessReply = serde_json::from_str(
+///     r#"{"rows": [{"id": 1}], "row_count": 1, "execution_time_ms": 0.2, "truncated": false, "columns": ["id"]}"#,
+/// )?;
+/// assert_eq!(reply.rows[0]["id"], 1);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SuccessReply<R = Value> {
+    /// The rows, as objects or arrays.
+    pub rows: Vec<R>,
+    /// Rows returned for reads; rows affected for writes.
+    pub row_count: u64,
+    /// Time spent in the database.
+    pub execution_time_ms: f64,
+    /// Whether more rows existed than were returned.
+    pub truncated: bool,
+    /// Why rows are missing, when `truncated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_reason: Option<TruncatedReason>,
+    /// Result column names in select-list order.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Notes for the caller, when any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl<R> SuccessReply<R> {
+    /// A reply with the given rows and columns, not truncated.
+    #[must_use]
+    pub fn new(rows: Vec<R>, row_count: u64, execution_time_ms: f64, columns: Vec<String>) -> Self {
+        Self {
+            rows,
+            row_count,
+            execution_time_ms,
+            truncated: false,
+            truncated_reason: None,
+            columns,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// An error reply (PROTOCOL.md section 3). `error` stays a string so that a code this
+/// version does not know is still readable; [`ErrorReply::code`] parses it.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::{wire::ErrorReply, ErrorCode};
+///
+/// let reply: ErrorReply = serde_json::from_str(r#"{"error": "TIMEOUT", "message": "m", "details": {}}"#)?;
+/// assert_eq!(reply.code(), Some(ErrorCode::Timeout));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ErrorReply {
+    /// The code, as sent.
+    pub error: String,
+    /// For people; match on `error`.
+    pub message: String,
+    /// `plugin`, `query_preview`, `param_count`, `correlation_id`, then the code's own.
+    #[serde(default)]
+    pub details: Map<String, Value>,
+}
+
+impl ErrorReply {
+    /// An error reply with `code`.
+    #[must_use]
+    pub fn new(code: ErrorCode, message: impl Into<String>, details: Map<String, Value>) -> Self {
+        Self {
+            error: code.as_str().to_owned(),
+            message: message.into(),
+            details,
+        }
+    }
+
+    /// The parsed code; `None` for a code this version does not know.
+    #[must_use]
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.error.parse().ok()
+    }
+}
+
+/// Either reply, as a client reads it: a body with an `error` field is an error reply.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::Reply;
+/// let reply = Reply::from_slice(br#"{"error": "SOMETHING_NEW", "message": "m"}"#)?;
+/// assert!(matches!(reply, Reply::Error(e) if e.code().is_none()));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// The statement ran.
+    Success(SuccessReply),
+    /// It did not.
+    Error(ErrorReply),
+}
+
+impl Reply {
+    /// Parses a reply body.
+    ///
+    /// # Errors
+    ///
+    /// A [`serde_json::Error`] when the body is neither reply shape.
+    pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
+        let value: Value = serde_json::from_slice(body)?;
+        if value.get("error").is_some() {
+            serde_json::from_value(value).map(Self::Error)
+        } else {
+            serde_json::from_value(value).map(Self::Success)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_rules() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (br#"{"query":"SELECT 1"}"#, None),
+            (br#"{"query":"SELECT 1","unknown":1}"#, None),
+            (b"\xff\xfe", Some("body")),
+            (b"not json", Some("body")),
+            (b"[]", Some("body")),
+            (b"\"s\"", Some("body")),
+            (b"null", Some("body")),
+            (b"{}", Some("query")),
+            (br#"{"query":1}"#, Some("query")),
+            (br#"{"query":"x","params":{}}"#, Some("params")),
+            (br#"{"query":"x","allow_write":"true"}"#, Some("allow_write")),
+            (br#"{"query":"x","allow_write":1}"#, Some("allow_write")),
+            (br#"{"query":"x","timeout_ms":true}"#, Some("timeout_ms")),
+            (br#"{"query":"x","timeout_ms":99}"#, Some("timeout_ms")),
+            (br#"{"query":"x","timeout_ms":30001}"#, Some("timeout_ms")),
+            (br#"{"query":"x","timeout_ms":100.5}"#, Some("timeout_ms")),
+            (br#"{"query":"x","timeout_ms":-1}"#, Some("timeout_ms")),
+            (br#"{"query":"x","timeout_ms":"100"}"#, Some("timeout_ms")),
+            (br#"{"query":"x","max_rows":0}"#, Some("max_rows")),
+            (br#"{"query":"x","max_rows":100001}"#, Some("max_rows")),
+            (br#"{"query":"x","max_rows":100000}"#, None),
+            (br#"{"query":"x","batch":[[1]],"allow_write":true}"#, None),
+            (br#"{"query":"x","batch":[[1]]}"#, Some("allow_write")),
+            (br#"{"query":"x","batch":[],"allow_write":true}"#, Some("batch")),
+            (br#"{"query":"x","batch":[1],"allow_write":true}"#, Some("batch")),
+            (br#"{"query":"x","batch":{},"allow_write":true}"#, Some("batch")),
+            (br#"{"query":"x","batch":[[1]],"params":[1],"allow_write":true}"#, Some("batch")),
+            (br#"{"query":"x","row_format":"arrays"}"#, None),
+            (br#"{"query":"x","row_format":"rows"}"#, Some("row_format")),
+        ];
+        for (body, field) in cases {
+            let result = Request::from_slice(body);
+            assert_eq!(result.as_ref().err().map(RequestError::field), *field, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn query_length_limit_counts_bytes_after_trim() {
+        let ok = json!({"query": format!("  {}  ", "x".repeat(MAX_QUERY_BYTES))});
+        assert!(Request::from_slice(ok.to_string().as_bytes()).is_ok());
+        let long = json!({"query": "x".repeat(MAX_QUERY_BYTES + 1)});
+        assert_eq!(Request::from_slice(long.to_string().as_bytes()).unwrap_err().field(), "query");
+    }
+
+    #[test]
+    fn batch_limit() {
+        let entries = vec![json!([1]); MAX_BATCH_ENTRIES + 1];
+        let body = json!({"query": "x", "allow_write": true, "batch": entries});
+        assert_eq!(Request::from_slice(body.to_string().as_bytes()).unwrap_err().field(), "batch");
+    }
+
+    #[test]
+    fn request_serializes_to_what_from_slice_reads() {
+        let mut request = Request::new("SELECT $1");
+        request.params = vec![json!(1)];
+        request.row_format = RowFormat::Arrays;
+        let body = serde_json::to_vec(&request).unwrap();
+        assert_eq!(Request::from_slice(&body).unwrap(), request);
+    }
+
+    #[test]
+    fn subjects() {
+        assert!(plugin_from_subject("p", "p.a.execute").is_ok());
+        for bad in ["p.a.b.execute", "p..execute", "q.a.execute", "p.a", "p.a__b.execute", "pa.execute"] {
+            assert_eq!(plugin_from_subject("p", bad).unwrap_err().field(), "subject", "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_values() {
+        assert!(is_valid_header_value(&"a".repeat(128)));
+        assert!(!is_valid_header_value(&"a".repeat(129)));
+        assert!(!is_valid_header_value(""));
+        assert!(!is_valid_header_value("é"));
+    }
+}

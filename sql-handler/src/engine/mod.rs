@@ -1,0 +1,204 @@
+//! Database backends. Each runs one checked [`Job`] with engine-level enforcement of the
+//! same rules the policy applied (PROTOCOL.md section 5), so a parser gap is not a hole.
+
+pub(crate) mod sqlite;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use sql_core::value::SqlValue;
+use sql_core::wire::RowFormat;
+use sql_core::{ErrorCode, Plugin, Policy};
+
+use crate::rows::RowSink;
+
+/// One statement to run, already checked by the policy.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) plugin: Plugin,
+    pub(crate) sql: String,
+    /// Whether the policy classified the statement as a write; picks the writer
+    /// connection. The engine confirms it with its own read-only check.
+    pub(crate) writes: bool,
+    /// One parameter list per execution: one for a plain request, several for `batch`.
+    pub(crate) executions: Vec<Vec<SqlValue>>,
+    pub(crate) allow_write: bool,
+    pub(crate) deadline: Instant,
+    pub(crate) timeout_ms: u32,
+    pub(crate) max_rows: usize,
+    pub(crate) row_format: RowFormat,
+    pub(crate) byte_budget: usize,
+}
+
+/// What a job produced.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) rows: RowSink,
+    /// Rows returned for reads; rows affected for writes.
+    pub(crate) row_count: u64,
+    pub(crate) execution_time: Duration,
+}
+
+/// A constraint that refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Constraint {
+    Unique,
+    ForeignKey,
+    NotNull,
+    Check,
+}
+
+impl Constraint {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Unique => "unique",
+            Self::ForeignKey => "foreign_key",
+            Self::NotNull => "not_null",
+            Self::Check => "check",
+        }
+    }
+}
+
+/// What the engine-level guard refused, recorded when it denies so the reply can say
+/// what and why instead of the engine's bare "not authorized".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Denial {
+    ForeignTable(String),
+    SystemTable(String),
+    Function(String),
+    Action(&'static str),
+    /// A parameter form other than `$1..$n`, which would silently bind NULL.
+    Placeholder,
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExecError {
+    #[error("the query ran past its timeout of {timeout_ms} ms and was cancelled")]
+    Timeout { timeout_ms: u32 },
+    #[error("{}", denial_message(.0, .1))]
+    Denied(Denial, String),
+    #[error("the statement writes; send it with allow_write: true")]
+    PermissionDenied,
+    #[error("two result columns are named '{column}'; give them distinct aliases")]
+    DuplicateColumn { column: String },
+    #[error("parameter ${index} cannot be bound: {reason}")]
+    ParamType { index: usize, reason: String },
+    #[error("{message}")]
+    Execution {
+        message: String,
+        constraint: Option<Constraint>,
+        transient: bool,
+        /// Index of the failing `batch` entry.
+        batch_index: Option<usize>,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn denial_message(denial: &Denial, prefix: &str) -> String {
+    match denial {
+        Denial::ForeignTable(t) => format!("table '{t}' is outside the plugin's tables (prefix '{prefix}')"),
+        Denial::SystemTable(t) => format!("system table '{t}' is not accessible"),
+        Denial::Function(f) => format!("function {f}() is not allowed"),
+        Denial::Action(a) => format!("{a} is not allowed"),
+        Denial::Placeholder => "only placeholders $1..$n are allowed".to_owned(),
+    }
+}
+
+impl ExecError {
+    pub(crate) fn code(&self) -> ErrorCode {
+        match self {
+            Self::Timeout { .. } => ErrorCode::Timeout,
+            Self::Denied(Denial::ForeignTable(_), _) => ErrorCode::NamespaceViolation,
+            Self::Denied(Denial::SystemTable(_), _) => ErrorCode::SystemTableAccess,
+            Self::Denied(Denial::Function(_), _) => ErrorCode::ForbiddenFunction,
+            Self::Denied(Denial::Action(_), _) => ErrorCode::ForbiddenStatement,
+            Self::Denied(Denial::Placeholder, _) => ErrorCode::InvalidPlaceholder,
+            Self::PermissionDenied => ErrorCode::PermissionDenied,
+            Self::DuplicateColumn { .. } => ErrorCode::DuplicateColumn,
+            Self::ParamType { .. } => ErrorCode::ParamTypeError,
+            Self::Execution { .. } => ErrorCode::ExecutionError,
+            Self::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+
+    pub(crate) fn details(&self) -> Map<String, Value> {
+        let mut map = Map::new();
+        match self {
+            Self::Timeout { timeout_ms } => {
+                map.insert("timeout_ms".into(), json!(timeout_ms));
+            }
+            Self::Denied(Denial::ForeignTable(t), prefix) => {
+                map.insert("table".into(), json!(t));
+                map.insert("expected_prefix".into(), json!(prefix));
+            }
+            Self::Denied(Denial::SystemTable(t), _) => {
+                map.insert("table".into(), json!(t));
+            }
+            Self::Denied(Denial::Function(f), _) => {
+                map.insert("function".into(), json!(f));
+            }
+            Self::Denied(Denial::Action(a), _) => {
+                map.insert("statement_type".into(), json!(a));
+            }
+            Self::Denied(Denial::Placeholder, _) => {
+                map.insert("placeholder".into(), json!("?"));
+            }
+            Self::PermissionDenied => {
+                map.insert("permission".into(), json!("allow_write"));
+            }
+            Self::DuplicateColumn { column } => {
+                map.insert("column".into(), json!(column));
+            }
+            Self::ParamType { index, reason } => {
+                map.insert("index".into(), json!(index));
+                map.insert("reason".into(), json!(reason));
+            }
+            Self::Execution {
+                constraint,
+                transient,
+                batch_index,
+                ..
+            } => {
+                if let Some(c) = constraint {
+                    map.insert("constraint_type".into(), json!(c.as_str()));
+                }
+                if *transient {
+                    map.insert("transient".into(), json!(true));
+                }
+                if let Some(i) = batch_index {
+                    map.insert("batch_index".into(), json!(i));
+                }
+            }
+            Self::Internal(_) => {}
+        }
+        map
+    }
+}
+
+/// The configured backend.
+#[derive(Debug)]
+pub(crate) enum Engine {
+    Sqlite(sqlite::SqliteEngine),
+}
+
+impl Engine {
+    pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
+        match self {
+            Self::Sqlite(engine) => engine.execute(job).await,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        match self {
+            Self::Sqlite(engine) => engine.policy(),
+        }
+    }
+
+    pub(crate) fn dialect(&self) -> sql_core::Dialect {
+        match self {
+            Self::Sqlite(_) => sql_core::Dialect::Sqlite,
+        }
+    }
+}

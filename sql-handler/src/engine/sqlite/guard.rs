@@ -1,0 +1,151 @@
+//! The engine-level guard: a SQLite authorizer that applies the plugin's table prefix, the
+//! function allowlist and the statement-kind rules at prepare time, independently of the
+//! parser check (PROTOCOL.md section 5).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use sql_core::{Plugin, Policy, TableOwner};
+
+use crate::engine::Denial;
+
+/// What the guarded connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GuardMode {
+    /// A plugin request: reads and writes of the plugin's own tables only.
+    Request,
+    /// A plugin's migration: also DDL on the plugin's own objects.
+    Migration,
+}
+
+/// Authorizer state for one request or migration.
+#[derive(Debug, Clone)]
+pub(crate) struct Guard {
+    plugin: Plugin,
+    policy: Arc<Policy>,
+    mode: GuardMode,
+    denial: Arc<Mutex<Option<Denial>>>,
+}
+
+impl Guard {
+    pub(crate) fn new(plugin: Plugin, policy: Arc<Policy>, mode: GuardMode) -> Self {
+        Self {
+            plugin,
+            policy,
+            mode,
+            denial: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Installs the guard on `conn` until [`Guard::uninstall`].
+    pub(crate) fn install(&self, conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+        let guard = self.clone();
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| guard.decide(&ctx)))
+    }
+
+    /// Removes any guard from `conn`, so the handler's own statements (BEGIN, COMMIT,
+    /// bookkeeping) run unchecked.
+    pub(crate) fn uninstall(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+        conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>)
+    }
+
+    /// The first thing the guard refused, if any.
+    pub(crate) fn denial(&self) -> Option<Denial> {
+        self.denial.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    fn decide(&self, ctx: &AuthContext<'_>) -> Authorization {
+        match self.judge(ctx) {
+            Ok(()) => Authorization::Allow,
+            Err(denial) => {
+                let mut slot = self.denial.lock().unwrap_or_else(PoisonError::into_inner);
+                slot.get_or_insert(denial);
+                Authorization::Deny
+            }
+        }
+    }
+
+    fn judge(&self, ctx: &AuthContext<'_>) -> Result<(), Denial> {
+        let migration = self.mode == GuardMode::Migration;
+        // Only the main database holds plugin tables; `temp` objects are not allowed.
+        if let Some(db) = ctx.database_name
+            && db != "main"
+            && !matches!(ctx.action, AuthAction::Function { .. } | AuthAction::Select)
+        {
+            return Err(Denial::Action("access to a database other than main"));
+        }
+        match ctx.action {
+            AuthAction::Select | AuthAction::Recursive => Ok(()),
+            AuthAction::Read { table_name, .. } => self.table(table_name, true),
+            AuthAction::Insert { table_name } | AuthAction::Update { table_name, .. } | AuthAction::Delete { table_name } => {
+                if migration && is_schema_table(table_name) {
+                    // DDL records itself in sqlite_schema; the DDL action was checked first.
+                    Ok(())
+                } else {
+                    self.table(table_name, false)
+                }
+            }
+            AuthAction::Function { function_name } => {
+                if self.policy.allows_function(function_name) {
+                    Ok(())
+                } else {
+                    Err(Denial::Function(function_name.to_ascii_lowercase()))
+                }
+            }
+            AuthAction::CreateTable { table_name }
+            | AuthAction::DropTable { table_name }
+            | AuthAction::AlterTable { table_name, .. }
+            | AuthAction::Analyze { table_name }
+                if migration =>
+            {
+                self.table(table_name, false)
+            }
+            AuthAction::CreateIndex { index_name, table_name }
+            | AuthAction::DropIndex { index_name, table_name }
+            | AuthAction::CreateTrigger {
+                trigger_name: index_name,
+                table_name,
+            }
+            | AuthAction::DropTrigger {
+                trigger_name: index_name,
+                table_name,
+            } if migration => self.table(index_name, false).and_then(|()| self.table(table_name, false)),
+            AuthAction::CreateView { view_name } | AuthAction::DropView { view_name } if migration => self.table(view_name, false),
+            AuthAction::Reindex { index_name } if migration => self.table(index_name, false),
+            AuthAction::Pragma { .. } => Err(Denial::Action("PRAGMA")),
+            AuthAction::Attach { .. } => Err(Denial::Action("ATTACH")),
+            AuthAction::Detach { .. } => Err(Denial::Action("DETACH")),
+            AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Err(Denial::Action("transaction control")),
+            // Everything else, DDL in a request included, is denied: a catch-all that allows
+            // would turn every new SQLite action into a hole.
+            _ => Err(Denial::Action(if migration {
+                "this statement in a migration"
+            } else {
+                "schema changes outside migrations"
+            })),
+        }
+    }
+
+    fn table(&self, name: &str, read: bool) -> Result<(), Denial> {
+        // SQLite reports an empty table name for columns of subqueries, views and CTEs
+        // whose underlying tables were authorized on their own.
+        if read && (name.is_empty() || self.policy.allows_table_function(name)) {
+            return Ok(());
+        }
+        match self.plugin.owner_of(name) {
+            TableOwner::Plugin => Ok(()),
+            TableOwner::System => Err(Denial::SystemTable(name.to_owned())),
+            _ => Err(Denial::ForeignTable(name.to_owned())),
+        }
+    }
+}
+
+fn is_schema_table(name: &str) -> bool {
+    ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(name))
+}

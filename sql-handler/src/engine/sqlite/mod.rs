@@ -1,0 +1,256 @@
+//! The embedded SQLite backend: one writer connection and a pool of read-only readers on a
+//! WAL database, so reads never wait for the writer.
+
+mod errors;
+mod guard;
+mod migrate;
+mod pool;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::limits::Limit;
+use rusqlite::{Connection, OpenFlags};
+use sql_core::Policy;
+use sql_core::wire::RowFormat;
+
+pub(crate) use guard::{Guard, GuardMode};
+
+use self::pool::{ConnPool, PooledConn};
+use crate::engine::{ExecError, Job, Outcome};
+use crate::migrations::{Migration, MigrationError};
+use crate::rows::{Flow, RowSink};
+
+/// How often, in SQLite virtual-machine steps, a running statement checks its deadline.
+/// About a few microseconds of work: a timed-out query stops well within 100 ms.
+const DEADLINE_CHECK_STEPS: i32 = 1000;
+/// Largest string or blob a statement may build, so that one function call cannot run
+/// for seconds between deadline checks.
+const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
+
+/// Failure to open the database.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// SQLite could not open or configure the file.
+    #[error("cannot open SQLite database {path}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A migration could not be applied.
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+}
+
+/// The SQLite engine.
+#[derive(Debug)]
+pub(crate) struct SqliteEngine {
+    writer: Arc<ConnPool>,
+    readers: Arc<ConnPool>,
+    policy: Arc<Policy>,
+}
+
+impl SqliteEngine {
+    /// Opens (creating if needed) the database at `path`, applies `migrations`, and opens
+    /// `readers` read-only connections.
+    pub(crate) fn open(path: &Path, readers: usize, policy: Arc<Policy>, migrations: &[Migration]) -> Result<Self, OpenError> {
+        let sqlite_err = |source| OpenError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let mut writer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite_err)?;
+        configure(&writer).map_err(sqlite_err)?;
+        // WAL lets readers run beside the writer; NORMAL sync is durable across crashes of
+        // the process and loses at most the last commits on power loss.
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(sqlite_err)?;
+        migrate::apply(&mut writer, &policy, migrations)?;
+
+        let readers = (0..readers.max(1))
+            .map(|_| {
+                let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+                configure(&conn)?;
+                Ok(conn)
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sqlite_err)?;
+        Ok(Self {
+            writer: ConnPool::new(vec![writer]),
+            readers: ConnPool::new(readers),
+            policy,
+        })
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Runs `job` on a pooled connection in the blocking thread pool.
+    pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
+        let pool = if job.writes { &self.writer } else { &self.readers };
+        let timeout_ms = job.timeout_ms;
+        let conn = pool
+            .acquire(job.deadline)
+            .await
+            .map_err(|_| ExecError::Timeout { timeout_ms })?;
+        let policy = Arc::clone(&self.policy);
+        tokio::task::spawn_blocking(move || run(conn, &job, policy))
+            .await
+            .map_err(|e| ExecError::Internal(format!("execution task failed: {e}")))?
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        let far = Instant::now() + Duration::from_secs(30);
+        let Ok(mut conn) = self.writer.acquire(far).await else {
+            unreachable!("the writer is free in tests")
+        };
+        f(conn.conn())
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, 256 * 1024)?;
+    // `$1000` must bind; SQLite numbers named parameters densely, so 1000 suffices.
+    conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, i32::try_from(sql_core::MAX_PLACEHOLDERS).unwrap_or(1000))?;
+    Ok(())
+}
+
+fn run(mut pooled: PooledConn, job: &Job, policy: Arc<Policy>) -> Result<Outcome, ExecError> {
+    let conn = pooled.conn();
+    let deadline = job.deadline;
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return Err(ExecError::Timeout { timeout_ms: job.timeout_ms });
+    }
+    let internal = |e: rusqlite::Error| ExecError::Internal(e.to_string());
+    conn.busy_timeout(remaining).map_err(internal)?;
+    conn.progress_handler(DEADLINE_CHECK_STEPS, Some(move || Instant::now() >= deadline))
+        .map_err(internal)?;
+
+    let guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request);
+    let started = Instant::now();
+    let result = run_guarded(conn, job, &guard);
+    let execution_time = started.elapsed();
+
+    // Leave the connection clean for the next request whatever happened.
+    let _ = Guard::uninstall(conn);
+    let _ = conn.progress_handler(0, None::<fn() -> bool>);
+    let (rows, row_count) = result?;
+    Ok(Outcome {
+        rows,
+        row_count,
+        execution_time,
+    })
+}
+
+fn run_guarded(conn: &mut Connection, job: &Job, guard: &Guard) -> Result<(RowSink, u64), ExecError> {
+    let map = |e: &rusqlite::Error| match guard.denial() {
+        Some(denial) => ExecError::Denied(denial, guard.plugin().table_prefix().to_owned()),
+        None => errors::map(e, job.timeout_ms),
+    };
+    if job.writes {
+        // IMMEDIATE takes the write lock now, so a busy database fails here rather than
+        // half-way through a batch.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| map(&e))?;
+    }
+    guard.install(conn).map_err(|e| map(&e))?;
+    let mut stmt = conn.prepare(&job.sql).map_err(|e| map(&e))?;
+    if !stmt.readonly() && !job.allow_write {
+        return Err(ExecError::PermissionDenied);
+    }
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    if job.row_format == RowFormat::Objects
+        && let Some(column) = first_duplicate(&columns)
+    {
+        return Err(ExecError::DuplicateColumn { column });
+    }
+    let writes = !stmt.readonly();
+    let mut sink = RowSink::new(job.row_format, columns, job.max_rows, job.byte_budget);
+    let mut row_count = 0u64;
+    let column_count = stmt.column_count();
+    let mut values = Vec::with_capacity(column_count);
+    for (index, params) in job.executions.iter().enumerate() {
+        let in_batch = |e: ExecError| match e {
+            ExecError::Execution {
+                message,
+                constraint,
+                transient,
+                ..
+            } if job.executions.len() > 1 => ExecError::Execution {
+                message,
+                constraint,
+                transient,
+                batch_index: Some(index),
+            },
+            other => other,
+        };
+        values::bind(&mut stmt, params, guard.plugin().table_prefix()).map_err(in_batch)?;
+        let mut rows = stmt.raw_query();
+        loop {
+            let row = match rows.next() {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) => return Err(in_batch(map(&e))),
+            };
+            if sink.truncated().is_some() {
+                // A write's RETURNING rows are already computed; stepping on only lets the
+                // statement finish so the change count is right. A read stops here.
+                if writes {
+                    continue;
+                }
+                break;
+            }
+            values.clear();
+            for i in 0..column_count {
+                let value = row.get_ref(i).map_err(|e| ExecError::Internal(e.to_string()))?;
+                values.push(values::column_to_json(value));
+            }
+            if sink.push(&values) == Flow::Stop && !writes {
+                break;
+            }
+        }
+        drop(rows);
+        if writes {
+            row_count += conn.changes();
+        }
+    }
+    drop(stmt);
+    Guard::uninstall(conn).map_err(|e| map(&e))?;
+    if job.writes {
+        conn.execute_batch("COMMIT").map_err(|e| map(&e))?;
+    }
+    if !writes {
+        row_count = sink.len() as u64;
+    }
+    Ok((sink, row_count))
+}
+
+fn first_duplicate(columns: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::with_capacity(columns.len());
+    columns.iter().find(|c| !seen.insert(c.as_str())).cloned()
+}
+
+/// Decodes column values for tests.
+#[cfg(test)]
+pub(crate) fn rows_as_json(sink: RowSink) -> serde_json::Value {
+    let (buf, _, _) = sink.into_parts();
+    let text = format!("[{}]", String::from_utf8_lossy(&buf));
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}

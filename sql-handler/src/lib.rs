@@ -1,0 +1,41 @@
+//! `sql-handler`: the service that executes plugins' SQL received over NATS.
+//!
+//! It subscribes to `rosey.db.sql.*.execute` in a queue group, takes the plugin's identity
+//! from the subject, checks each request against the shared `sql-core` policy, and runs it
+//! on SQLite with the same rules enforced again inside the engine (an authorizer, the
+//! statement's read-only flag, a deadline that interrupts the statement). Every request
+//! gets a reply (PROTOCOL.md) and one audit record on the `sql.audit` tracing target.
+//!
+//! The binary is a thin `main` over this library; tests start the same [`Handler`]:
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use sql_handler::{Config, Handler};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::try_parse_from([
+//!     "sql-handler",
+//!     "--nats-url", "nats://127.0.0.1:4222",
+//!     "--database", "sqlite://app.db",
+//!     "--migrations", "migrations",
+//! ])?;
+//! let handler = Handler::start(&config).await?;
+//! handler.serve(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod audit;
+mod config;
+mod engine;
+mod failure;
+pub mod logging;
+mod migrations;
+mod pipeline;
+mod rows;
+mod service;
+
+pub use config::{Config, DatabaseUrl, DatabaseUrlError, LogFormat};
+pub use engine::sqlite::OpenError;
+pub use migrations::MigrationError;
+pub use service::{Handler, StartError};

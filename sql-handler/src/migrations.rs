@@ -1,0 +1,195 @@
+//! Per-plugin migrations: `<dir>/<plugin>/NNN_name.sql`, applied once each, in order, at
+//! start. They are how plugins get tables, since requests may not run DDL.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use sql_core::{Plugin, PluginNameError};
+
+/// One migration file.
+#[derive(Debug, Clone)]
+pub(crate) struct Migration {
+    pub(crate) plugin: Plugin,
+    pub(crate) version: u32,
+    pub(crate) name: String,
+    pub(crate) sql: String,
+    pub(crate) checksum: String,
+}
+
+impl Migration {
+    /// `<plugin>/<file name>`, for messages.
+    pub(crate) fn label(&self) -> String {
+        format!("{}/{:03}_{}.sql", self.plugin, self.version, self.name)
+    }
+}
+
+/// Why migrations could not be read or applied. The handler refuses to start on any of
+/// these, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrationError {
+    /// The folder or a file could not be read.
+    #[error("cannot read migrations at {path}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A sub-folder's name is not a valid plugin name.
+    #[error("migration folder {path} is not named after a valid plugin")]
+    BadPluginFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Why the name is invalid.
+        #[source]
+        source: PluginNameError,
+    },
+    /// A file's name does not have the form `NNN_name.sql`.
+    #[error("migration file {path} must be named NNN_name.sql (digits, '_', then a name of a-z, 0-9 and '_')")]
+    BadFileName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Two files of one plugin share a version number.
+    #[error("plugin {plugin} has two migrations numbered {version}")]
+    DuplicateVersion {
+        /// The plugin.
+        plugin: String,
+        /// The shared version.
+        version: u32,
+    },
+    /// A migration touches something outside its plugin's prefix, or uses a statement
+    /// migrations may not run (PRAGMA, ATTACH, transaction control).
+    #[error("migration {migration} was refused: {reason}")]
+    Refused {
+        /// `<plugin>/<file>`.
+        migration: String,
+        /// What it touched and what it may touch.
+        reason: String,
+    },
+    /// A migration failed in the database.
+    #[error("migration {migration} failed: {message}")]
+    Failed {
+        /// `<plugin>/<file>`.
+        migration: String,
+        /// The database's message.
+        message: String,
+    },
+    /// An applied migration's file has changed since.
+    #[error("migration {migration} was changed after it was applied; add a new migration instead")]
+    Changed {
+        /// `<plugin>/<file>`.
+        migration: String,
+    },
+}
+
+/// Reads every migration below `dir`, sorted by plugin, then version.
+///
+/// # Errors
+///
+/// [`MigrationError`] for an unreadable folder, a badly named folder or file, or a
+/// duplicate version.
+pub(crate) fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| MigrationError::Io { path, source }
+    };
+    let mut found = BTreeMap::new();
+    let mut folders: Vec<_> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io(dir))?;
+    folders.sort_by_key(fs::DirEntry::file_name);
+    for folder in folders {
+        let path = folder.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let name = folder.file_name().to_string_lossy().into_owned();
+        let plugin = Plugin::new(&name).map_err(|source| MigrationError::BadPluginFolder {
+            path: path.clone(),
+            source,
+        })?;
+        for file in fs::read_dir(&path).map_err(io(&path))? {
+            let file = file.map_err(io(&path))?.path();
+            let (version, name) = parse_file_name(&file).ok_or_else(|| MigrationError::BadFileName { path: file.clone() })?;
+            let sql = fs::read_to_string(&file).map_err(io(&file))?;
+            let checksum = Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+            let migration = Migration {
+                plugin: plugin.clone(),
+                version,
+                name,
+                sql,
+                checksum,
+            };
+            if found.insert((plugin.name().to_owned(), version), migration).is_some() {
+                return Err(MigrationError::DuplicateVersion {
+                    plugin: plugin.name().to_owned(),
+                    version,
+                });
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+fn parse_file_name(path: &Path) -> Option<(u32, String)> {
+    let file = path.file_name()?.to_str()?;
+    let stem = file.strip_suffix(".sql")?;
+    let (digits, name) = stem.split_once('_')?;
+    let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !valid_name {
+        return None;
+    }
+    Some((digits.parse().ok()?, name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names() {
+        let cases = [
+            ("001_init.sql", Some((1, "init"))),
+            ("12_add_index.sql", Some((12, "add_index"))),
+            ("001-init.sql", None),
+            ("init.sql", None),
+            ("001_.sql", None),
+            ("001_Init.sql", None),
+            ("001_init.txt", None),
+            ("x01_init.sql", None),
+        ];
+        for (file, expected) in cases {
+            let parsed = parse_file_name(Path::new(file));
+            assert_eq!(parsed, expected.map(|(v, n)| (v, n.to_owned())), "{file}");
+        }
+    }
+
+    #[test]
+    fn discovers_in_order_and_rejects_bad_layouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join("analytics-db");
+        fs::create_dir(&plugin).unwrap();
+        fs::write(plugin.join("002_more.sql"), "SELECT 2;").unwrap();
+        fs::write(plugin.join("001_init.sql"), "SELECT 1;").unwrap();
+        let found = discover(dir.path()).unwrap();
+        let labels: Vec<_> = found.iter().map(Migration::label).collect();
+        assert_eq!(labels, ["analytics-db/001_init.sql", "analytics-db/002_more.sql"]);
+
+        fs::write(plugin.join("02_again.sql"), "SELECT 2;").unwrap();
+        assert!(matches!(discover(dir.path()), Err(MigrationError::DuplicateVersion { version: 2, .. })));
+        fs::remove_file(plugin.join("02_again.sql")).unwrap();
+
+        fs::write(plugin.join("notes.txt"), "").unwrap();
+        assert!(matches!(discover(dir.path()), Err(MigrationError::BadFileName { .. })));
+        fs::remove_file(plugin.join("notes.txt")).unwrap();
+
+        fs::create_dir(dir.path().join("Bad_Name")).unwrap();
+        assert!(matches!(discover(dir.path()), Err(MigrationError::BadPluginFolder { .. })));
+    }
+}

@@ -1,0 +1,231 @@
+//! The NATS side: queue-group subscription, concurrent dispatch under a cap, replies, and
+//! graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::{HeaderMap, Message, Subscriber};
+use futures::StreamExt;
+use sql_core::Policy;
+use sql_core::wire::{self, CORRELATION_ID_HEADER};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, DatabaseUrl};
+use crate::engine::Engine;
+use crate::engine::sqlite::{OpenError, SqliteEngine};
+use crate::failure::Failure;
+use crate::migrations::{self, MigrationError};
+use crate::pipeline::Pipeline;
+
+/// How long shutdown waits for the subscription to hand over its buffered requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the handler could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    /// The migrations folder is invalid.
+    #[error(transparent)]
+    Migrations(#[from] MigrationError),
+    /// NATS could not be reached.
+    #[error("cannot connect to NATS at {url}")]
+    Connect {
+        /// The configured URL.
+        url: String,
+        /// What async-nats said.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// The server did not confirm the subscription.
+    #[error("NATS did not confirm the subscription")]
+    Flush {
+        /// What async-nats said.
+        #[source]
+        source: async_nats::client::FlushError,
+    },
+    /// The subscription failed.
+    #[error("cannot subscribe to {subject}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// What async-nats said.
+        #[source]
+        source: async_nats::SubscribeError,
+    },
+}
+
+/// A started handler: database open and migrated, subscribed and ready to serve.
+///
+/// # Examples
+///
+/// ```no_run
+/// use clap::Parser;
+/// use sql_handler::{Config, Handler};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = Config::try_parse_from(["sql-handler", "--database", "sqlite://app.db"])?;
+/// let handler = Handler::start(&config).await?;
+/// handler.serve(async { let _ = tokio::signal::ctrl_c().await; }).await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Handler {
+    client: async_nats::Client,
+    subscriber: Subscriber,
+    pipeline: Arc<Pipeline>,
+    max_concurrency: usize,
+}
+
+impl Handler {
+    /// Opens the database, applies migrations, connects to NATS and subscribes to
+    /// `<prefix>.*.execute` in the queue group. When it returns, requests are being
+    /// received.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError`] when migrations are invalid or refused, the database cannot be
+    /// opened, or NATS cannot be reached.
+    pub async fn start(config: &Config) -> Result<Self, StartError> {
+        let policy = Arc::new(Policy::default().with_functions(config.allow_functions()));
+        let migrations = match config.migrations() {
+            Some(dir) => migrations::discover(dir)?,
+            None => Vec::new(),
+        };
+        let engine = match config.database() {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.clone();
+                let readers = config.sqlite_readers();
+                // Opening and migrating does file I/O; keep it off the async workers.
+                let opened = tokio::task::spawn_blocking(move || SqliteEngine::open(&path, readers, policy, &migrations))
+                    .await
+                    .map_err(|e| StartError::Migrations(MigrationError::Failed {
+                        migration: "(start-up)".to_owned(),
+                        message: e.to_string(),
+                    }))??;
+                Engine::Sqlite(opened)
+            }
+        };
+        let client = async_nats::ConnectOptions::new()
+            .name("sql-handler")
+            .connect(config.nats_url())
+            .await
+            .map_err(|source| StartError::Connect {
+                url: config.nats_url().to_owned(),
+                source,
+            })?;
+        let subject = wire::handler_subject(config.subject_prefix());
+        let subscriber = client
+            .queue_subscribe(subject.clone(), config.queue_group().to_owned())
+            .await
+            .map_err(|source| StartError::Subscribe {
+                subject: subject.clone(),
+                source,
+            })?;
+        // Make sure the server has the subscription before anyone is told we are ready.
+        client.flush().await.map_err(|source| StartError::Flush { source })?;
+        let max_payload = client.server_info().max_payload;
+        tracing::info!(%subject, queue_group = config.queue_group(), max_payload, "sql-handler ready");
+        Ok(Self {
+            client,
+            subscriber,
+            pipeline: Arc::new(Pipeline {
+                engine,
+                subject_prefix: config.subject_prefix().to_owned(),
+                max_payload,
+            }),
+            max_concurrency: config.max_concurrency(),
+        })
+    }
+
+    /// Serves requests until `shutdown` completes, then stops taking new ones, answers
+    /// every request already received, and returns.
+    pub async fn serve(mut self, shutdown: impl Future<Output = ()>) {
+        let tracker = TaskTracker::new();
+        let permits = Arc::new(Semaphore::new(self.max_concurrency));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                message = self.subscriber.next() => match message {
+                    Some(message) => self.dispatch(message, &permits, &tracker),
+                    None => break,
+                },
+            }
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+        // Drain: the server stops sending, and requests already on their way to us are
+        // still delivered and answered.
+        if self.subscriber.drain().await.is_ok() {
+            let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+                while let Some(message) = self.subscriber.next().await {
+                    self.dispatch(message, &permits, &tracker);
+                }
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!("subscription did not drain in time");
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+        if let Err(e) = self.client.flush().await {
+            tracing::warn!(error = %e, "could not flush the last replies");
+        }
+        tracing::info!("sql-handler stopped");
+    }
+
+    fn dispatch(&self, message: Message, permits: &Arc<Semaphore>, tracker: &TaskTracker) {
+        let received = Instant::now();
+        let Some(reply_to) = message.reply.clone() else {
+            tracing::warn!(subject = %message.subject, "request without a reply subject ignored: nobody would read the reply");
+            return;
+        };
+        let correlation_id = correlation_id(message.headers.as_ref());
+        let client = self.client.clone();
+        let pipeline = Arc::clone(&self.pipeline);
+        match Arc::clone(permits).try_acquire_owned() {
+            Ok(permit) => {
+                tracker.spawn(async move {
+                    let handled = pipeline
+                        .handle(&message.subject, &message.payload, &correlation_id, received)
+                        .await;
+                    drop(permit);
+                    send(&client, reply_to, &correlation_id, handled.body).await;
+                });
+            }
+            Err(_) => {
+                let handled = pipeline.refuse(&message.subject, &Failure::Overloaded { draining: false }, &correlation_id);
+                tracker.spawn(async move { send(&client, reply_to, &correlation_id, handled.body).await });
+            }
+        }
+    }
+
+    /// The NATS client the handler uses.
+    #[must_use]
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+}
+
+fn correlation_id(headers: Option<&HeaderMap>) -> String {
+    headers
+        .and_then(|h| h.get(CORRELATION_ID_HEADER))
+        .map(|v| v.as_str())
+        .filter(|v| wire::is_valid_header_value(v))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+async fn send(client: &async_nats::Client, reply_to: async_nats::Subject, correlation_id: &str, body: Vec<u8>) {
+    let mut headers = HeaderMap::new();
+    headers.insert(CORRELATION_ID_HEADER, correlation_id);
+    if let Err(e) = client.publish_with_headers(reply_to, headers, body.into()).await {
+        tracing::error!(correlation_id, error = %e, "could not send reply");
+    }
+}
