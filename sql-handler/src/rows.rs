@@ -101,6 +101,12 @@ impl RowSink {
         self.count
     }
 
+    /// The column names, for tests.
+    #[cfg(test)]
+    pub(crate) fn columns_for_test(&self) -> &[String] {
+        &self.columns
+    }
+
     /// Why rows were left out, if any were.
     pub(crate) fn truncated(&self) -> Option<TruncatedReason> {
         self.truncated

@@ -2,6 +2,7 @@
 //! function allowlist and the statement-kind rules at prepare time, independently of the
 //! parser check (PROTOCOL.md section 5).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
@@ -24,15 +25,18 @@ pub(crate) struct Guard {
     plugin: Plugin,
     policy: Arc<Policy>,
     mode: GuardMode,
+    /// Lower-cased names of the database's real tables and views.
+    schema: Arc<HashSet<String>>,
     denial: Arc<Mutex<Option<Denial>>>,
 }
 
 impl Guard {
-    pub(crate) fn new(plugin: Plugin, policy: Arc<Policy>, mode: GuardMode) -> Self {
+    pub(crate) fn new(plugin: Plugin, policy: Arc<Policy>, mode: GuardMode, schema: Arc<HashSet<String>>) -> Self {
         Self {
             plugin,
             policy,
             mode,
+            schema,
             denial: Arc::new(Mutex::new(None)),
         }
     }
@@ -63,7 +67,11 @@ impl Guard {
             Ok(()) => Authorization::Allow,
             Err(denial) => {
                 let mut slot = self.denial.lock().unwrap_or_else(PoisonError::into_inner);
-                slot.get_or_insert(denial);
+                // SQLite authorizes DDL's write to sqlite_schema before the DDL action
+                // itself; the statement kind is the better explanation.
+                if slot.is_none() || matches!(denial, Denial::Action(_)) {
+                    *slot = Some(denial);
+                }
                 Authorization::Deny
             }
         }
@@ -80,14 +88,29 @@ impl Guard {
         }
         match ctx.action {
             AuthAction::Select | AuthAction::Recursive => Ok(()),
+            AuthAction::Read { table_name, .. }
+            | AuthAction::Insert { table_name }
+            | AuthAction::Update { table_name, .. }
+            | AuthAction::Delete { table_name }
+                if migration && is_engine_bookkeeping(table_name) =>
+            {
+                // DDL records itself in sqlite_schema (and AUTOINCREMENT in
+                // sqlite_sequence); the DDL action itself was checked first.
+                Ok(())
+            }
+            // `SELECT count(*) FROM c` reports `c` with an empty column even when `c` is a
+            // CTE; a name that is no real table cannot leak anything.
+            AuthAction::Read { table_name, column_name: "" } if !self.schema.contains(&table_name.to_ascii_lowercase()) => Ok(()),
             AuthAction::Read { table_name, .. } => self.table(table_name, true),
+            // DDL starts by writing sqlite_schema and SQLite stops at the first denial,
+            // before reporting the DDL action itself.
+            AuthAction::Insert { table_name } | AuthAction::Update { table_name, .. } | AuthAction::Delete { table_name }
+                if is_engine_bookkeeping(table_name) && table_name != "sqlite_sequence" =>
+            {
+                Err(Denial::Action("schema changes outside migrations"))
+            }
             AuthAction::Insert { table_name } | AuthAction::Update { table_name, .. } | AuthAction::Delete { table_name } => {
-                if migration && is_schema_table(table_name) {
-                    // DDL records itself in sqlite_schema; the DDL action was checked first.
-                    Ok(())
-                } else {
-                    self.table(table_name, false)
-                }
+                self.table(table_name, false)
             }
             AuthAction::Function { function_name } => {
                 if self.policy.allows_function(function_name) {
@@ -96,12 +119,18 @@ impl Guard {
                     Err(Denial::Function(function_name.to_ascii_lowercase()))
                 }
             }
+            // The first AUTOINCREMENT table makes SQLite create its bookkeeping table.
+            AuthAction::CreateTable { table_name } if migration && table_name == "sqlite_sequence" => Ok(()),
             AuthAction::CreateTable { table_name }
             | AuthAction::DropTable { table_name }
             | AuthAction::AlterTable { table_name, .. }
             | AuthAction::Analyze { table_name }
                 if migration =>
             {
+                self.table(table_name, false)
+            }
+            // UNIQUE and PRIMARY KEY constraints make indexes SQLite names itself.
+            AuthAction::CreateIndex { index_name, table_name } if migration && index_name.starts_with("sqlite_autoindex_") => {
                 self.table(table_name, false)
             }
             AuthAction::CreateIndex { index_name, table_name }
@@ -144,8 +173,8 @@ impl Guard {
     }
 }
 
-fn is_schema_table(name: &str) -> bool {
-    ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
+fn is_engine_bookkeeping(name: &str) -> bool {
+    ["sqlite_master", "sqlite_schema", "sqlite_sequence"]
         .iter()
         .any(|t| t.eq_ignore_ascii_case(name))
 }

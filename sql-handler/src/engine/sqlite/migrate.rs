@@ -1,12 +1,13 @@
 //! Applying migrations on SQLite under the migration guard, recording each in the
 //! handler's own table in the same transaction.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sql_core::Policy;
 
-use super::{Guard, GuardMode};
+use super::{Guard, GuardMode, SchemaNames};
 use crate::migrations::MigrationError;
 use crate::engine::Denial;
 use crate::migrations::Migration;
@@ -14,7 +15,7 @@ use crate::migrations::Migration;
 /// The handler's own bookkeeping table. It has no plugin prefix, so no plugin can reach it.
 const MIGRATIONS_TABLE: &str = "_sql_handler_migrations";
 
-pub(crate) fn apply(conn: &mut Connection, policy: &Arc<Policy>, migrations: &[Migration]) -> Result<(), MigrationError> {
+pub(crate) fn apply(conn: &mut Connection, policy: &Arc<Policy>, schema: &SchemaNames, migrations: &[Migration]) -> Result<(), MigrationError> {
     let failed = |m: &Migration| {
         let migration = m.label();
         move |e: rusqlite::Error| MigrationError::Failed {
@@ -54,7 +55,10 @@ pub(crate) fn apply(conn: &mut Connection, policy: &Arc<Policy>, migrations: &[M
         // Manual BEGIN/COMMIT: the guard needs the connection mutably, which a
         // `rusqlite::Transaction` does not lend.
         conn.execute_batch("BEGIN IMMEDIATE").map_err(failed(migration))?;
-        let result = apply_one(conn, policy, migration);
+        let result = schema
+            .get(conn)
+            .map_err(failed(migration))
+            .and_then(|names| apply_one(conn, policy, migration, names));
         if result.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -64,12 +68,17 @@ pub(crate) fn apply(conn: &mut Connection, policy: &Arc<Policy>, migrations: &[M
     Ok(())
 }
 
-fn apply_one(conn: &mut Connection, policy: &Arc<Policy>, migration: &Migration) -> Result<(), MigrationError> {
+fn apply_one(
+    conn: &mut Connection,
+    policy: &Arc<Policy>,
+    migration: &Migration,
+    names: Arc<HashSet<String>>,
+) -> Result<(), MigrationError> {
     let failed = |e: rusqlite::Error| MigrationError::Failed {
         migration: migration.label(),
         message: e.to_string(),
     };
-    let guard = Guard::new(migration.plugin.clone(), Arc::clone(policy), GuardMode::Migration);
+    let guard = Guard::new(migration.plugin.clone(), Arc::clone(policy), GuardMode::Migration, names);
     guard.install(conn).map_err(failed)?;
     let outcome = conn.execute_batch(&migration.sql);
     Guard::uninstall(conn).map_err(failed)?;

@@ -10,8 +10,9 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::limits::Limit;
@@ -56,6 +57,27 @@ pub(crate) struct SqliteEngine {
     writer: Arc<ConnPool>,
     readers: Arc<ConnPool>,
     policy: Arc<Policy>,
+    schema: Arc<SchemaNames>,
+}
+
+/// The names of the database's real tables and views, reloaded when SQLite's schema
+/// cookie changes (another process may migrate the same file).
+#[derive(Debug, Default)]
+struct SchemaNames {
+    current: Mutex<(i64, Arc<HashSet<String>>)>,
+}
+
+impl SchemaNames {
+    fn get(&self, conn: &Connection) -> rusqlite::Result<Arc<HashSet<String>>> {
+        let version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.0 != version || current.1.is_empty() {
+            let mut stmt = conn.prepare("SELECT lower(name) FROM sqlite_schema WHERE type IN ('table', 'view')")?;
+            let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<HashSet<_>>>()?;
+            *current = (version, Arc::new(names));
+        }
+        Ok(Arc::clone(&current.1))
+    }
 }
 
 impl SqliteEngine {
@@ -77,7 +99,8 @@ impl SqliteEngine {
         writer
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(sqlite_err)?;
-        migrate::apply(&mut writer, &policy, migrations)?;
+        let schema = Arc::new(SchemaNames::default());
+        migrate::apply(&mut writer, &policy, &schema, migrations)?;
 
         let readers = (0..readers.max(1))
             .map(|_| {
@@ -91,6 +114,7 @@ impl SqliteEngine {
             writer: ConnPool::new(vec![writer]),
             readers: ConnPool::new(readers),
             policy,
+            schema,
         })
     }
 
@@ -107,7 +131,8 @@ impl SqliteEngine {
             .await
             .map_err(|_| ExecError::Timeout { timeout_ms })?;
         let policy = Arc::clone(&self.policy);
-        tokio::task::spawn_blocking(move || run(conn, &job, policy))
+        let schema = Arc::clone(&self.schema);
+        tokio::task::spawn_blocking(move || run(conn, &job, policy, &schema))
             .await
             .map_err(|e| ExecError::Internal(format!("execution task failed: {e}")))?
     }
@@ -132,7 +157,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn run(mut pooled: PooledConn, job: &Job, policy: Arc<Policy>) -> Result<Outcome, ExecError> {
+fn run(mut pooled: PooledConn, job: &Job, policy: Arc<Policy>, schema: &SchemaNames) -> Result<Outcome, ExecError> {
     let conn = pooled.conn();
     let deadline = job.deadline;
     let remaining = deadline.saturating_duration_since(Instant::now());
@@ -144,7 +169,8 @@ fn run(mut pooled: PooledConn, job: &Job, policy: Arc<Policy>) -> Result<Outcome
     conn.progress_handler(DEADLINE_CHECK_STEPS, Some(move || Instant::now() >= deadline))
         .map_err(internal)?;
 
-    let guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request);
+    let names = schema.get(conn).map_err(internal)?;
+    let guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
     let started = Instant::now();
     let result = run_guarded(conn, job, &guard);
     let execution_time = started.elapsed();
