@@ -1,1 +1,200 @@
-//! End-to-end tests live in `tests/tests/`.
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "test support: a failed set-up should stop the test loudly")]
+
+//! Shared fixture of the end-to-end tests: a real `nats-server` on a free loopback port
+//! and the real `sql-handler` serving a temporary SQLite database with the migrations in
+//! `fixtures/migrations`. The tests themselves live in `tests/`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use clap::Parser;
+use serde_json::Value;
+use sql_core::wire::{ErrorReply, Reply, SuccessReply};
+use sql_handler::{Config, Handler};
+use sql_test_harness::NatsServer;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for any one reply before failing instead of hanging.
+pub const REPLY_WAIT: Duration = Duration::from_secs(20);
+
+/// The folder of the test migrations.
+#[must_use]
+pub fn migrations_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrations")
+}
+
+/// A running handler with its NATS server and database.
+#[derive(Debug)]
+pub struct TestEnv {
+    /// The NATS server.
+    pub nats: NatsServer,
+    /// A plain NATS client for sending requests.
+    pub client: async_nats::Client,
+    dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+    served: Option<JoinHandle<()>>,
+}
+
+impl TestEnv {
+    /// Starts NATS and a handler with default settings.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts NATS and a handler with extra `sql-handler` flags.
+    pub async fn start_with(extra_args: &[&str]) -> Self {
+        capture_logs();
+        let nats = NatsServer::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let handler = start_handler(&nats, &dir, extra_args).await;
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
+        let client = async_nats::connect(nats.url()).await.expect("connect to nats");
+        Self {
+            nats,
+            client,
+            dir,
+            shutdown,
+            served: Some(served),
+        }
+    }
+
+    /// The folder holding the database.
+    #[must_use]
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Sends a JSON body as `plugin` and parses the reply.
+    pub async fn request(&self, plugin: &str, body: &Value) -> Reply {
+        let payload = serde_json::to_vec(body).expect("serialize");
+        let message = self.request_raw(&format!("rosey.db.sql.{plugin}.execute"), payload, None).await;
+        Reply::from_slice(&message.payload).unwrap_or_else(|e| panic!("reply is not a protocol reply ({e}): {:?}", message.payload))
+    }
+
+    /// Sends raw bytes to any subject and returns the reply message.
+    pub async fn request_raw(&self, subject: &str, payload: Vec<u8>, headers: Option<HeaderMap>) -> async_nats::Message {
+        let request = async_nats::Request::new()
+            .payload(payload.into())
+            .timeout(Some(REPLY_WAIT));
+        let request = match headers {
+            Some(h) => request.headers(h),
+            None => request,
+        };
+        tokio::time::timeout(REPLY_WAIT, self.client.send_request(subject.to_owned(), request))
+            .await
+            .unwrap_or_else(|_| panic!("no reply within {REPLY_WAIT:?} on {subject}"))
+            .unwrap_or_else(|e| panic!("request on {subject} failed: {e}"))
+    }
+
+    /// Sends `body` as `plugin` and expects a success reply.
+    pub async fn ok(&self, plugin: &str, body: &Value) -> SuccessReply {
+        match self.request(plugin, body).await {
+            Reply::Success(reply) => reply,
+            other => panic!("expected success for {body}, got {other:?}"),
+        }
+    }
+
+    /// Sends `body` as `plugin` and expects an error reply.
+    pub async fn err(&self, plugin: &str, body: &Value) -> ErrorReply {
+        match self.request(plugin, body).await {
+            Reply::Error(reply) => reply,
+            other => panic!("expected an error for {body}, got {other:?}"),
+        }
+    }
+
+    /// Asks the handler to shut down and waits until it has.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(served) = self.served.take() {
+            tokio::time::timeout(REPLY_WAIT, served)
+                .await
+                .expect("handler stops in time")
+                .expect("handler task");
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts a handler on `nats` with its database in `dir`.
+pub async fn start_handler(nats: &NatsServer, dir: &tempfile::TempDir, extra_args: &[&str]) -> Handler {
+    let database = format!("sqlite://{}", dir.path().join("handler.db").display());
+    let migrations = migrations_dir();
+    let mut args = vec![
+        "sql-handler".to_owned(),
+        "--nats-url".to_owned(),
+        nats.url(),
+        "--database".to_owned(),
+        database,
+        "--migrations".to_owned(),
+        migrations.display().to_string(),
+    ];
+    args.extend(extra_args.iter().map(|a| (*a).to_owned()));
+    let config = Config::try_parse_from(args).expect("valid handler flags");
+    Handler::start(&config).await.expect("handler starts")
+}
+
+/// Log lines captured from every handler in this test process, as JSON.
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
+}
+
+#[derive(Clone)]
+struct BufferWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once) a JSON log subscriber that records into memory, as the handler's
+/// `--log-format json` does to stderr.
+pub fn capture_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let writer = BufferWriter(Arc::clone(log_buffer()));
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .try_init();
+    });
+}
+
+/// Every captured `sql.audit` record with this correlation id.
+#[must_use]
+pub fn audit_records(correlation_id: &str) -> Vec<Value> {
+    let text = {
+        let buffer = log_buffer().lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&buffer).into_owned()
+    };
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record["target"] == "sql.audit" && record["correlation_id"] == correlation_id)
+        .collect()
+}
+
+/// Headers carrying a correlation id.
+#[must_use]
+pub fn with_correlation_id(id: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(sql_core::wire::CORRELATION_ID_HEADER, id);
+    headers
+}

@@ -8,6 +8,14 @@ use crate::engine::{Constraint, ExecError};
 
 /// Maps a failure of the plugin's statement.
 pub(crate) fn map(err: &rusqlite::Error, timeout_ms: u32) -> ExecError {
+    if let rusqlite::Error::SqlInputError { error, msg, .. } = err {
+        // Prepare-time errors (no such column, syntax the parser accepted but SQLite did
+        // not) name only what the plugin wrote.
+        return match error.code {
+            Sqlite::OperationInterrupted => ExecError::Timeout { timeout_ms },
+            _ => execution(msg, None, false),
+        };
+    }
     let rusqlite::Error::SqliteFailure(failure, message) = err else {
         return match err {
             rusqlite::Error::MultipleStatement => {

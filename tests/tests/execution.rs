@@ -1,0 +1,187 @@
+//! What the handler returns when a statement runs: values per PROTOCOL.md section 4, row
+//! formats, writes with RETURNING, batches, truncation, and concurrency.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sql_client_tests::TestEnv;
+use sql_core::ErrorCode;
+use sql_core::wire::{Reply, TruncatedReason};
+
+const PLUGIN: &str = "analytics-db";
+
+#[tokio::test]
+async fn select_with_parameters_in_both_row_formats() {
+    let env = TestEnv::start().await;
+    let query = "SELECT id, name, score FROM analytics_db__events WHERE user_id = $1 ORDER BY id";
+    let reply = env.ok(PLUGIN, &json!({"query": query, "params": ["alice"]})).await;
+    assert_eq!(reply.columns, ["id", "name", "score"]);
+    assert_eq!(reply.row_count, 2);
+    assert!(!reply.truncated);
+    assert_eq!(
+        reply.rows,
+        vec![json!({"id": 1, "name": "login", "score": 0.5}), json!({"id": 2, "name": "click", "score": 1.5})]
+    );
+    assert!(reply.execution_time_ms >= 0.0);
+
+    let reply = env
+        .ok(PLUGIN, &json!({"query": query, "params": ["alice"], "row_format": "arrays"}))
+        .await;
+    assert_eq!(reply.rows, vec![json!([1, "login", 0.5]), json!([2, "click", 1.5])]);
+
+    // Placeholders bind by number even when they appear out of order or repeat.
+    let reply = env
+        .ok(PLUGIN, &json!({"query": "SELECT $2 AS b, $1 AS a, $2 || $1 AS ba", "params": ["x", "y"]}))
+        .await;
+    assert_eq!(reply.rows, vec![json!({"b": "y", "a": "x", "ba": "yx"})]);
+}
+
+#[tokio::test]
+async fn values_round_trip_per_protocol() {
+    let env = TestEnv::start().await;
+    let insert = json!({
+        "query": "INSERT INTO analytics_db__events (user_id, name, n, score, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id, n, payload",
+        "params": ["carol", "blob", 9_007_199_254_740_993_i64, 2.25, {"$blob": "AAEC/w=="}],
+        "allow_write": true
+    });
+    let reply = env.ok(PLUGIN, &insert).await;
+    assert_eq!(reply.row_count, 1);
+    assert_eq!(reply.rows[0]["n"], json!(9_007_199_254_740_993_i64), "integers stay exact beyond 2^53");
+    assert_eq!(reply.rows[0]["payload"], "AAEC/w==");
+
+    let reply = env
+        .ok(
+            PLUGIN,
+            &json!({"query": "SELECT 1e999 AS inf, -1e999 AS ninf, NULL AS nil, $1 AS flag, $2 AS doc", "params": [true, {"a": [1]}]}),
+        )
+        .await;
+    assert_eq!(reply.rows, vec![json!({"inf": null, "ninf": null, "nil": null, "flag": 1, "doc": "{\"a\":[1]}"})]);
+}
+
+#[tokio::test]
+async fn writes_report_affected_rows_and_returning_rows() {
+    let env = TestEnv::start().await;
+    let reply = env
+        .ok(PLUGIN, &json!({"query": "UPDATE analytics_db__events SET n = n + 10 WHERE user_id = $1", "params": ["alice"], "allow_write": true}))
+        .await;
+    assert_eq!(reply.row_count, 2);
+    assert!(reply.rows.is_empty());
+
+    let reply = env
+        .ok(PLUGIN, &json!({"query": "DELETE FROM analytics_db__tags WHERE tag = $1 RETURNING event_id", "params": ["web"], "allow_write": true}))
+        .await;
+    assert_eq!(reply.row_count, 2);
+    assert_eq!(reply.columns, ["event_id"]);
+    assert_eq!(reply.rows.len(), 2);
+
+    let reply = env.ok(PLUGIN, &json!({"query": "SELECT sum(n) AS s FROM analytics_db__events"})).await;
+    assert_eq!(reply.rows, vec![json!({"s": 26})]);
+}
+
+#[tokio::test]
+async fn batch_runs_in_one_transaction() {
+    let env = TestEnv::start().await;
+    let insert = "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)";
+    let reply = env
+        .ok(PLUGIN, &json!({"query": insert, "batch": [["dave", "a"], ["dave", "b"], ["dave", "c"]], "allow_write": true}))
+        .await;
+    assert_eq!(reply.row_count, 3);
+
+    // The third entry collides with the first: nothing of this batch is written.
+    let reply = env
+        .err(PLUGIN, &json!({"query": insert, "batch": [["erin", "a"], ["erin", "b"], ["erin", "a"]], "allow_write": true}))
+        .await;
+    assert_eq!(reply.code(), Some(ErrorCode::ExecutionError));
+    assert_eq!(reply.details["constraint_type"], "unique");
+    assert_eq!(reply.details["batch_index"], 2);
+    let count = env
+        .ok(PLUGIN, &json!({"query": "SELECT count(*) AS n FROM analytics_db__events WHERE user_id = $1", "params": ["erin"]}))
+        .await;
+    assert_eq!(count.rows, vec![json!({"n": 0})]);
+
+    // Each entry must match the placeholders.
+    let reply = env
+        .err(PLUGIN, &json!({"query": insert, "batch": [["frank", "a"], ["frank"]], "allow_write": true}))
+        .await;
+    assert_eq!(reply.code(), Some(ErrorCode::ParamCountMismatch));
+    assert_eq!(reply.details["batch_index"], 1);
+}
+
+#[tokio::test]
+async fn truncation_by_max_rows_and_by_payload_size() {
+    let env = TestEnv::start().await;
+    let counter = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT x FROM c";
+    let reply = env.ok(PLUGIN, &json!({"query": counter, "max_rows": 5})).await;
+    assert_eq!(reply.rows.len(), 5);
+    assert_eq!(reply.row_count, 5);
+    assert!(reply.truncated);
+    assert_eq!(reply.truncated_reason, Some(TruncatedReason::MaxRows));
+
+    // 100,000 rows of ~1 KB cannot fit in NATS's 1 MiB max_payload: the handler stops
+    // adding rows in time and still replies.
+    let wide = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) \
+                SELECT x, printf('%.1000c', 'z') AS pad FROM c";
+    let message = env
+        .request_raw(
+            "rosey.db.sql.analytics-db.execute",
+            serde_json::to_vec(&json!({"query": wide, "max_rows": 100_000})).unwrap(),
+            None,
+        )
+        .await;
+    let max_payload = env.client.server_info().max_payload;
+    assert!(message.payload.len() <= max_payload, "{} > {max_payload}", message.payload.len());
+    let Ok(Reply::Success(reply)) = Reply::from_slice(&message.payload) else {
+        panic!("expected a success reply")
+    };
+    assert!(reply.truncated);
+    assert_eq!(reply.truncated_reason, Some(TruncatedReason::MaxBytes));
+    assert!(reply.rows.len() > 500 && reply.rows.len() < 1100, "{}", reply.rows.len());
+    assert_eq!(reply.row_count, reply.rows.len() as u64);
+}
+
+#[tokio::test]
+async fn a_slow_query_does_not_delay_another_plugins_fast_one() {
+    let env = TestEnv::start().await;
+    let slow = json!({
+        "query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+        "timeout_ms": 4000
+    });
+    let slow_started = Instant::now();
+    let (slow_reply, fast_elapsed) = tokio::join!(env.request(PLUGIN, &slow), async {
+        // Give the slow query a head start so that it is running, then time fast ones.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        for _ in 0..10 {
+            let reply = env.ok("quote-db", &json!({"query": "SELECT text FROM quote_db__quotes WHERE id = $1", "params": [1]})).await;
+            assert_eq!(reply.rows.len(), 1);
+        }
+        started.elapsed()
+    });
+    let slow_elapsed = slow_started.elapsed();
+    assert!(matches!(slow_reply, Reply::Error(ref e) if e.code() == Some(ErrorCode::Timeout)), "{slow_reply:?}");
+    // Ten fast queries finished long before the slow one ended.
+    assert!(fast_elapsed < Duration::from_secs(2), "fast queries took {fast_elapsed:?}");
+    assert!(slow_elapsed >= Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn timeout_is_enforced_inside_the_database_and_the_handler_recovers() {
+    let env = TestEnv::start().await;
+    let runaway = json!({
+        "query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c",
+        "timeout_ms": 500
+    });
+    let started = Instant::now();
+    let reply = env.err(PLUGIN, &runaway).await;
+    let elapsed = started.elapsed();
+    assert_eq!(reply.code(), Some(ErrorCode::Timeout));
+    assert_eq!(reply.details["timeout_ms"], 500);
+    // PROTOCOL.md: within 100 ms of the deadline (plus the NATS round trip, which is
+    // well under a millisecond here; the margin keeps a busy machine from flaking).
+    assert!(elapsed >= Duration::from_millis(500) && elapsed < Duration::from_millis(900), "{elapsed:?}");
+    // Every reader connection is usable afterwards.
+    for _ in 0..8 {
+        let reply = env.ok(PLUGIN, &json!({"query": "SELECT count(*) AS n FROM analytics_db__events"})).await;
+        assert_eq!(reply.rows, vec![json!({"n": 3})]);
+    }
+}

@@ -1,0 +1,104 @@
+//! A plugin can only ever touch its own tables: every class of cross-plugin attempt the
+//! earlier Python validator missed is refused here, over a real NATS server, and the
+//! other plugin's data is unchanged afterwards.
+
+use serde_json::json;
+use sql_client_tests::TestEnv;
+use sql_core::ErrorCode;
+use sql_core::wire::Reply;
+
+const ATTACKER: &str = "analytics-db";
+
+#[tokio::test]
+async fn every_cross_plugin_class_is_refused() {
+    let env = TestEnv::start().await;
+    let q = "quote_db__quotes";
+    let attempts = [
+        format!("SELECT * FROM {q}"),
+        format!("SELECT * FROM \"{q}\""),
+        format!("SELECT * FROM `{q}`"),
+        format!("SELECT * FROM {}", q.to_uppercase()),
+        format!("SELECT * FROM main.{q}"),
+        format!("SELECT e.id FROM analytics_db__events e JOIN {q} x ON x.id = e.id"),
+        format!("SELECT e.id FROM analytics_db__events e INNER JOIN {q} x ON x.id = e.id"),
+        format!("SELECT e.id FROM analytics_db__events e LEFT JOIN {q} x ON x.id = e.id"),
+        format!("SELECT e.id FROM analytics_db__events e LEFT OUTER JOIN {q} x ON x.id = e.id"),
+        format!("SELECT e.id FROM analytics_db__events e CROSS JOIN {q}"),
+        format!("SELECT e.id FROM analytics_db__events e NATURAL JOIN {q}"),
+        format!("SELECT e.id FROM analytics_db__events e, {q}"),
+        format!("SELECT id FROM analytics_db__events WHERE id IN (SELECT id FROM {q})"),
+        format!("SELECT id FROM analytics_db__events WHERE EXISTS (SELECT 1 FROM {q})"),
+        format!("SELECT (SELECT text FROM {q} LIMIT 1) AS leaked FROM analytics_db__events"),
+        format!("SELECT CASE WHEN (SELECT count(*) FROM {q}) > 0 THEN 1 END AS c FROM analytics_db__events"),
+        format!("SELECT user_id FROM analytics_db__events GROUP BY user_id HAVING count(*) > (SELECT count(*) FROM {q})"),
+        format!("SELECT id FROM analytics_db__events ORDER BY (SELECT id FROM {q})"),
+        format!("SELECT * FROM (SELECT * FROM {q}) AS sub"),
+        format!("SELECT name FROM analytics_db__events UNION SELECT text FROM {q}"),
+        format!("SELECT name FROM analytics_db__events UNION ALL SELECT text FROM {q}"),
+        format!("WITH x AS (SELECT * FROM {q}) SELECT * FROM x"),
+        format!("WITH {q} AS (SELECT 1 AS id) DELETE FROM {q}"),
+        format!("UPDATE {q} SET text = 'owned'"),
+        format!("UPDATE analytics_db__events SET name = (SELECT text FROM {q} LIMIT 1)"),
+        format!("UPDATE analytics_db__events SET n = 1 WHERE id IN (SELECT id FROM {q})"),
+        format!("DELETE FROM {q}"),
+        format!("DELETE FROM analytics_db__events WHERE id IN (SELECT id FROM {q})"),
+        format!("INSERT INTO {q} (id, text) VALUES (2, 'planted')"),
+        format!("INSERT INTO analytics_db__events (user_id, name) SELECT 'x', text FROM {q}"),
+        format!("INSERT INTO analytics_db__events (user_id, name) VALUES ('x', 'y') RETURNING (SELECT text FROM {q})"),
+        format!("REPLACE INTO {q} (id, text) VALUES (1, 'replaced')"),
+        format!("INSERT OR REPLACE INTO {q} (id, text) VALUES (1, 'replaced')"),
+        format!(
+            "INSERT INTO analytics_db__events (id, user_id, name) VALUES (1, 'alice', 'login') \
+             ON CONFLICT (user_id, name) DO UPDATE SET name = (SELECT text FROM {q})"
+        ),
+        "SELECT * FROM sqlite_master".to_owned(),
+        "SELECT * FROM sqlite_schema".to_owned(),
+        "SELECT * FROM temp.sqlite_master".to_owned(),
+        "SELECT * FROM pragma_table_info('quote_db__quotes')".to_owned(),
+        "ATTACH DATABASE 'x.db' AS x".to_owned(),
+        "PRAGMA table_info(quote_db__quotes)".to_owned(),
+        format!("/* looks harmless */ DELETE FROM {q}"),
+        format!("-- comment\nDELETE FROM {q}"),
+    ];
+    for sql in &attempts {
+        for allow_write in [false, true] {
+            let reply = env.request(ATTACKER, &json!({"query": sql, "allow_write": allow_write})).await;
+            let Reply::Error(reply) = reply else {
+                panic!("{sql} (allow_write {allow_write}) was not refused: {reply:?}")
+            };
+            let code = reply.code();
+            assert!(
+                matches!(
+                    code,
+                    Some(
+                        ErrorCode::NamespaceViolation
+                            | ErrorCode::SystemTableAccess
+                            | ErrorCode::ForbiddenStatement
+                            | ErrorCode::ForbiddenFunction
+                            | ErrorCode::ParseError
+                    )
+                ),
+                "{sql}: refused with an unexpected code {reply:?}"
+            );
+            // Nothing of the other plugin's data reaches the reply.
+            assert!(!reply.message.contains("the secret quote"), "{sql}");
+        }
+    }
+    // The victim's data is exactly as its migration left it.
+    let reply = env.ok("quote-db", &json!({"query": "SELECT id, text FROM quote_db__quotes"})).await;
+    assert_eq!(reply.rows, vec![json!({"id": 1, "text": "the secret quote"})]);
+}
+
+#[tokio::test]
+async fn identity_comes_from_the_subject_only() {
+    let env = TestEnv::start().await;
+    // A plugin name in the body or headers changes nothing.
+    let reply = env
+        .err(ATTACKER, &json!({"query": "SELECT * FROM quote_db__quotes", "plugin": "quote-db"}))
+        .await;
+    assert_eq!(reply.code(), Some(ErrorCode::NamespaceViolation));
+    assert_eq!(reply.details["expected_prefix"], "analytics_db__");
+    // The owner reads its own table, case-insensitively.
+    let reply = env.ok("quote-db", &json!({"query": "SELECT count(*) AS n FROM QUOTE_DB__QUOTES"})).await;
+    assert_eq!(reply.rows, vec![json!({"n": 1})]);
+}
