@@ -24,12 +24,14 @@ use sql_core::wire::{DEFAULT_QUEUE_GROUP, DEFAULT_SUBJECT_PREFIX};
 #[command(name = "sql-handler", version, about, long_about = None)]
 pub struct Config {
     /// NATS server URL.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222", hide_env_values = true)]
     nats_url: String,
 
     /// Database URL: `sqlite://PATH` (the embedded default).
-    #[arg(long, env = "SQL_HANDLER_DATABASE", default_value = "sqlite://sql-handler.db")]
-    database: DatabaseUrl,
+    // Kept as text and parsed in `database()`: clap would echo a rejected value, and a
+    // database URL may hold a password.
+    #[arg(long, env = "SQL_HANDLER_DATABASE", default_value = "sqlite://sql-handler.db", hide_env_values = true)]
+    database: String,
 
     /// Folder of per-plugin migrations, `<dir>/<plugin>/NNN_name.sql`.
     #[arg(long, env = "SQL_HANDLER_MIGRATIONS")]
@@ -68,9 +70,13 @@ impl Config {
     }
 
     /// The database to serve.
-    #[must_use]
-    pub fn database(&self) -> &DatabaseUrl {
-        &self.database
+    ///
+    /// # Errors
+    ///
+    /// [`DatabaseUrlError`] for a URL this handler cannot serve; the message names only its
+    /// scheme.
+    pub fn database(&self) -> Result<DatabaseUrl, DatabaseUrlError> {
+        self.database.parse()
     }
 
     /// The migrations folder, when one is configured.

@@ -12,7 +12,7 @@ use sql_core::wire::{self, CORRELATION_ID_HEADER};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, DatabaseUrl};
+use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
 use crate::engine::Engine;
 use crate::engine::sqlite::{OpenError, SqliteEngine};
 use crate::failure::Failure;
@@ -26,6 +26,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
+    /// The database URL names nothing this handler can serve.
+    #[error(transparent)]
+    DatabaseUrl(#[from] DatabaseUrlError),
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] OpenError),
@@ -41,13 +44,9 @@ pub enum StartError {
         #[source]
         source: async_nats::ConnectError,
     },
-    /// The server did not confirm the subscription.
-    #[error("NATS did not confirm the subscription")]
-    Flush {
-        /// What async-nats said.
-        #[source]
-        source: async_nats::client::FlushError,
-    },
+    /// The server did not confirm the subscription in time.
+    #[error("NATS did not confirm the subscription within {0:?}")]
+    NotConfirmed(Duration),
     /// The subscription failed.
     #[error("cannot subscribe to {subject}")]
     Subscribe {
@@ -97,9 +96,8 @@ impl Handler {
             Some(dir) => migrations::discover(dir)?,
             None => Vec::new(),
         };
-        let engine = match config.database() {
+        let engine = match config.database()? {
             DatabaseUrl::Sqlite(path) => {
-                let path = path.clone();
                 let readers = config.sqlite_readers();
                 // Opening and migrating does file I/O; keep it off the async workers.
                 let opened = tokio::task::spawn_blocking(move || SqliteEngine::open(&path, readers, policy, &migrations))
@@ -116,7 +114,7 @@ impl Handler {
             .connect(config.nats_url())
             .await
             .map_err(|source| StartError::Connect {
-                url: config.nats_url().to_owned(),
+                url: without_credentials(config.nats_url()),
                 source,
             })?;
         let subject = wire::handler_subject(config.subject_prefix());
@@ -127,8 +125,7 @@ impl Handler {
                 subject: subject.clone(),
                 source,
             })?;
-        // Make sure the server has the subscription before anyone is told we are ready.
-        client.flush().await.map_err(|source| StartError::Flush { source })?;
+        confirm_with_server(&client).await?;
         let max_payload = client.server_info().max_payload;
         tracing::info!(%subject, queue_group = config.queue_group(), max_payload, "sql-handler ready");
         Ok(Self {
@@ -214,12 +211,55 @@ impl Handler {
     }
 }
 
+/// Waits until the server has processed everything this connection sent so far.
+///
+/// async-nats's `flush` only empties the socket buffer; it does not wait for the server.
+/// The server handles one connection's operations in order, so once a message we send to
+/// our own inbox comes back, the subscription made before it is in effect and requests
+/// published from now on reach us.
+async fn confirm_with_server(client: &async_nats::Client) -> Result<(), StartError> {
+    const WAIT: Duration = Duration::from_secs(10);
+    let inbox = client.new_inbox();
+    let confirmed = tokio::time::timeout(WAIT, async {
+        let mut probe = client.subscribe(inbox.clone()).await.ok()?;
+        client.publish(inbox, bytes::Bytes::new()).await.ok()?;
+        client.flush().await.ok()?;
+        let echoed = probe.next().await;
+        let _ = probe.unsubscribe().await;
+        echoed
+    })
+    .await;
+    match confirmed {
+        Ok(Some(_)) => Ok(()),
+        _ => Err(StartError::NotConfirmed(WAIT)),
+    }
+}
+
+/// The URL with any `user:password@` removed, for messages.
+fn without_credentials(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+        _ => url.to_owned(),
+    }
+}
+
 fn correlation_id(headers: Option<&HeaderMap>) -> String {
     headers
         .and_then(|h| h.get(CORRELATION_ID_HEADER))
         .map(|v| v.as_str())
         .filter(|v| wire::is_valid_header_value(v))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_never_reach_messages() {
+        assert_eq!(without_credentials("nats://u:secret@h:4222"), "nats://***@h:4222");
+        assert_eq!(without_credentials("nats://h:4222"), "nats://h:4222");
+    }
 }
 
 async fn send(client: &async_nats::Client, reply_to: async_nats::Subject, correlation_id: &str, body: Vec<u8>) {

@@ -191,6 +191,20 @@ pub fn audit_records(correlation_id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until the server has processed everything `client` sent so far: async-nats's
+/// `flush` only empties the socket buffer, but a message to our own inbox comes back only
+/// after the server has handled what was sent before it.
+pub async fn round_trip(client: &async_nats::Client) {
+    use futures::StreamExt;
+    let inbox = client.new_inbox();
+    let mut probe = client.subscribe(inbox.clone()).await.expect("subscribe probe");
+    client.publish(inbox, bytes::Bytes::new()).await.expect("publish probe");
+    tokio::time::timeout(REPLY_WAIT, probe.next())
+        .await
+        .expect("probe returns in time")
+        .expect("probe message");
+}
+
 /// Headers carrying a correlation id.
 #[must_use]
 pub fn with_correlation_id(id: &str) -> HeaderMap {

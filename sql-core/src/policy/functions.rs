@@ -200,6 +200,7 @@ const ALLOWED: &[&str] = &[
     "reverse",
     "right",
     "round",
+    "row",
     "row_number",
     "row_to_json",
     "rpad",
@@ -300,7 +301,9 @@ pub(super) fn is_allowed(lower: &str) -> bool {
 /// Whether `lower` is refused whatever the deployment's allowlist says.
 pub(super) fn is_never_allowed(lower: &str) -> bool {
     NEVER.binary_search(&lower).is_ok()
-        || NEVER_PREFIXES.iter().any(|prefix| lower.starts_with(prefix))
+        || NEVER_PREFIXES
+            .iter()
+            .any(|prefix| lower.starts_with(prefix))
         || lower.ends_with(NEVER_SUFFIX)
 }
 
@@ -316,21 +319,37 @@ mod tests {
     #[test]
     fn lists_are_sorted_lower_case_and_unique() {
         for list in [ALLOWED, TABLE_VALUED, NEVER] {
-            assert!(list.windows(2).all(|w| w[0] < w[1]), "not sorted/unique: {list:?}");
-            assert!(list.iter().all(|n| *n == n.to_ascii_lowercase()), "not lower-case: {list:?}");
+            assert!(
+                list.windows(2).all(|w| w[0] < w[1]),
+                "not sorted/unique: {list:?}"
+            );
+            assert!(
+                list.iter().all(|n| *n == n.to_ascii_lowercase()),
+                "not lower-case: {list:?}"
+            );
         }
     }
 
     #[test]
     fn never_wins_over_the_allowlists() {
         for name in ALLOWED.iter().chain(TABLE_VALUED) {
-            assert!(!is_never_allowed(name), "{name} is both allowed and never allowed");
+            assert!(
+                !is_never_allowed(name),
+                "{name} is both allowed and never allowed"
+            );
         }
     }
 
     #[test]
     fn families() {
-        for name in ["pg_sleep", "sqlite_version", "lo_import", "dblink_exec", "dblink", "table_to_xml"] {
+        for name in [
+            "pg_sleep",
+            "sqlite_version",
+            "lo_import",
+            "dblink_exec",
+            "dblink",
+            "table_to_xml",
+        ] {
             assert!(is_never_allowed(name), "{name}");
             assert!(!is_allowed(name), "{name}");
         }

@@ -64,11 +64,17 @@ fn index_of(text: &str) -> Result<usize, PolicyError> {
         }
     };
     if digits.bytes().all(|b| b == b'0') {
-        return Err(invalid(text, "placeholders are numbered from $1".to_owned()));
+        return Err(invalid(
+            text,
+            "placeholders are numbered from $1".to_owned(),
+        ));
     }
     if digits.starts_with('0') {
         // SQLite binds `$01` by name, as a parameter other than `$1`: a silent NULL.
-        return Err(invalid(text, "write placeholders without leading zeros, such as $1".to_owned()));
+        return Err(invalid(
+            text,
+            "write placeholders without leading zeros, such as $1".to_owned(),
+        ));
     }
     match digits.parse::<usize>() {
         Ok(n) if n <= MAX_PLACEHOLDERS => Ok(n),

@@ -25,6 +25,7 @@ pub(super) fn check(
     if outline.statement_count == 0 {
         return Err(PolicyError::Empty);
     }
+    check_operator_chains(&tokens)?;
     let mut found_placeholders = placeholders::from_tokens(&tokens);
     let statements = Parser::new(parser_dialect)
         .with_tokens_with_locations(tokens)
@@ -33,7 +34,11 @@ pub(super) fn check(
     let statement = match statements.as_slice() {
         [statement] => statement,
         [] => return Err(PolicyError::Empty),
-        several => return Err(PolicyError::StackedQueries { count: several.len() }),
+        several => {
+            return Err(PolicyError::StackedQueries {
+                count: several.len(),
+            });
+        }
     };
     let kind = classify(statement, &outline)?;
     let mut references = tables::walk(policy, plugin, dialect, statement);
@@ -174,11 +179,12 @@ fn leading_keywords(words: &[&Word]) -> String {
     }
     // Skip modifiers to reach the object kind: `CREATE OR REPLACE TEMP VIEW` is a CREATE VIEW.
     let mut name = vec![first.as_str()];
-    let mut rest = upper
-        .iter()
-        .skip(1)
-        .map(String::as_str)
-        .filter(|w| !matches!(*w, "OR" | "REPLACE" | "TEMP" | "TEMPORARY" | "UNIQUE" | "UNLOGGED"));
+    let mut rest = upper.iter().skip(1).map(String::as_str).filter(|w| {
+        !matches!(
+            *w,
+            "OR" | "REPLACE" | "TEMP" | "TEMPORARY" | "UNIQUE" | "UNLOGGED"
+        )
+    });
     if let Some(object) = rest.next() {
         name.push(object);
         if matches!(object, "VIRTUAL" | "MATERIALIZED")
@@ -188,6 +194,100 @@ fn leading_keywords(words: &[&Word]) -> String {
         }
     }
     name.join(" ")
+}
+
+/// Longest run of operators one nesting level may chain (`a OR b OR ...`, `1 + 1 + ...`).
+///
+/// The parser builds such a run iteratively into a tree as deep as the run is long, and
+/// walking or dropping that tree recurses once per level: 32,000 levels fit in a 64 KiB
+/// query and overflow a 2 MiB thread stack, which aborts the process. Parenthesised
+/// nesting is bounded by the parser's own recursion limit instead.
+const MAX_OPERATOR_RUN: usize = 256;
+
+/// Refuses a statement with more than [`MAX_OPERATOR_RUN`] operators chained at one
+/// parenthesis level. A comma ends a run, since comma-separated items are siblings.
+fn check_operator_chains(tokens: &[TokenWithSpan]) -> Result<(), PolicyError> {
+    let mut runs = vec![0_usize];
+    for token in tokens {
+        match &token.token {
+            Token::LParen => runs.push(0),
+            // An unbalanced `)` is the parser's to report; the outermost level stays.
+            Token::RParen if runs.len() > 1 => {
+                runs.pop();
+            }
+            Token::Comma | Token::SemiColon => {
+                if let Some(run) = runs.last_mut() {
+                    *run = 0;
+                }
+            }
+            other if chains(other) => {
+                let run = runs.last_mut().map_or(0, |run| {
+                    *run += 1;
+                    *run
+                });
+                if run > MAX_OPERATOR_RUN {
+                    return Err(PolicyError::Parse {
+                        message: format!(
+                            "more than {MAX_OPERATOR_RUN} operators in a row; use IN (...) or split the expression"
+                        ),
+                        line: Some(token.span.start.line),
+                        column: Some(token.span.start.column),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a token links two parts of a chain. Anything not known to be a name, literal or
+/// separator counts, so an operator added to a later sqlparser is counted too.
+fn chains(token: &Token) -> bool {
+    match token {
+        Token::Word(word) => {
+            word.quote_style.is_none()
+                && matches!(
+                    word.keyword,
+                    Keyword::AND
+                        | Keyword::OR
+                        | Keyword::IS
+                        | Keyword::COLLATE
+                        | Keyword::UNION
+                        | Keyword::INTERSECT
+                        | Keyword::EXCEPT
+                        | Keyword::LIKE
+                        | Keyword::ILIKE
+                        | Keyword::GLOB
+                        | Keyword::REGEXP
+                        | Keyword::MATCH
+                        | Keyword::BETWEEN
+                )
+        }
+        Token::EOF
+        | Token::Number(..)
+        | Token::Char(_)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::TripleSingleQuotedString(_)
+        | Token::TripleDoubleQuotedString(_)
+        | Token::DollarQuotedString(_)
+        | Token::SingleQuotedByteStringLiteral(_)
+        | Token::DoubleQuotedByteStringLiteral(_)
+        | Token::NationalStringLiteral(_)
+        | Token::EscapedStringLiteral(_)
+        | Token::UnicodeStringLiteral(_)
+        | Token::HexStringLiteral(_)
+        | Token::Placeholder(_)
+        | Token::Whitespace(_)
+        | Token::Period
+        | Token::Comma
+        | Token::SemiColon
+        | Token::LParen
+        | Token::RParen
+        | Token::RBracket => false,
+        _ => true,
+    }
 }
 
 fn tokenizer_error(err: TokenizerError) -> PolicyError {
@@ -229,5 +329,9 @@ fn parse_error(err: ParserError) -> PolicyError {
 fn split_position(text: &str) -> Option<(&str, u64, u64)> {
     let (message, position) = text.rsplit_once(" at Line: ")?;
     let (line, column) = position.split_once(", Column: ")?;
-    Some((message, line.trim().parse().ok()?, column.trim().parse().ok()?))
+    Some((
+        message,
+        line.trim().parse().ok()?,
+        column.trim().parse().ok()?,
+    ))
 }

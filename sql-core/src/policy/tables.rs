@@ -45,7 +45,11 @@ impl References {
     /// The plugin's tables, lower-cased, or the first system table, foreign table or
     /// forbidden function found, in that order.
     pub(super) fn into_tables(self) -> Result<BTreeSet<String>, PolicyError> {
-        match (self.system_table, self.foreign_table, self.forbidden_function) {
+        match (
+            self.system_table,
+            self.foreign_table,
+            self.forbidden_function,
+        ) {
             (Some(err), _, _) | (None, Some(err), _) | (None, None, Some(err)) => Err(err),
             (None, None, None) => Ok(self.tables),
         }
@@ -78,7 +82,8 @@ pub(super) fn walk(
 fn allowed_statements(statement: &Statement) -> Vec<*const Statement> {
     let mut allowed = vec![std::ptr::from_ref(statement)];
     if let Statement::Query(query) = statement
-        && let SetExpr::Insert(body) | SetExpr::Update(body) | SetExpr::Delete(body) = query.body.as_ref()
+        && let SetExpr::Insert(body) | SetExpr::Update(body) | SetExpr::Delete(body) =
+            query.body.as_ref()
     {
         allowed.push(std::ptr::from_ref(body));
     }
@@ -114,11 +119,15 @@ impl Visitor for Walker<'_> {
     type Break = ();
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
-        if !self.allowed_statements.contains(&std::ptr::from_ref(statement)) {
+        if !self
+            .allowed_statements
+            .contains(&std::ptr::from_ref(statement))
+        {
             let statement_type = match statement {
-                Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_) => {
-                    "data-modifying CTE"
-                }
+                Statement::Insert(_)
+                | Statement::Update(_)
+                | Statement::Delete(_)
+                | Statement::Merge(_) => "data-modifying CTE",
                 _ => "nested statement",
             };
             return self.forbid(statement_type);
@@ -128,12 +137,15 @@ impl Visitor for Walker<'_> {
                 TableObject::TableName(name) => self.check_write_target(name),
                 _ => return self.forbid("INSERT INTO FUNCTION"),
             },
-            Statement::Update(update) => self.check_write_targets(std::slice::from_ref(&update.table))?,
+            Statement::Update(update) => {
+                self.check_write_targets(std::slice::from_ref(&update.table))?
+            }
             Statement::Delete(delete) => {
                 for name in &delete.tables {
                     self.check_write_target(name);
                 }
-                let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &delete.from;
+                let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) =
+                    &delete.from;
                 self.check_write_targets(from)?;
             }
             // The top-level query: nothing is written here.
@@ -145,14 +157,22 @@ impl Visitor for Walker<'_> {
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
         self.check_query_clauses(query)?;
         if let Some(scope) = self.scopes.last_mut()
-            && let Some(index) = scope.ctes.iter().position(|(_, body)| std::ptr::eq(*body, query))
+            && let Some(index) = scope
+                .ctes
+                .iter()
+                .position(|(_, body)| std::ptr::eq(*body, query))
         {
             scope.visible = if scope.recursive { index + 1 } else { index };
         }
         let ctes = query.with.as_ref().map_or_else(Vec::new, |with| {
             with.cte_tables
                 .iter()
-                .map(|cte| (self.cte_key(&cte.alias.name), std::ptr::from_ref(cte.query.as_ref())))
+                .map(|cte| {
+                    (
+                        self.cte_key(&cte.alias.name),
+                        std::ptr::from_ref(cte.query.as_ref()),
+                    )
+                })
                 .collect()
         });
         let recursive = query.with.as_ref().is_some_and(|with| with.recursive);
@@ -173,7 +193,10 @@ impl Visitor for Walker<'_> {
         self.check_table_commands(&query.body);
         self.scopes.pop();
         if let Some(scope) = self.scopes.last_mut()
-            && let Some(index) = scope.ctes.iter().position(|(_, body)| std::ptr::eq(*body, query))
+            && let Some(index) = scope
+                .ctes
+                .iter()
+                .position(|(_, body)| std::ptr::eq(*body, query))
         {
             scope.visible = index + 1;
         }
@@ -192,7 +215,12 @@ impl Visitor for Walker<'_> {
         match factor {
             // A plain table: `pre_visit_relation` checks its name, as it does every name.
             TableFactor::Table { args: None, .. } => {}
-            TableFactor::Table { name, args: Some(_), .. } | TableFactor::Function { name, .. } => {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => {
                 self.check_table_function(name);
             }
             TableFactor::UNNEST { .. } => self.check_table_function_name("unnest"),
@@ -202,7 +230,9 @@ impl Visitor for Walker<'_> {
                 return self.forbid("JSON_TABLE");
             }
             TableFactor::XmlTable { .. } => return self.forbid("XMLTABLE"),
-            TableFactor::Pivot { .. } | TableFactor::Unpivot { .. } | TableFactor::UnpivotExpr { .. } => {
+            TableFactor::Pivot { .. }
+            | TableFactor::Unpivot { .. }
+            | TableFactor::UnpivotExpr { .. } => {
                 return self.forbid("PIVOT");
             }
             TableFactor::MatchRecognize { .. } => return self.forbid("MATCH_RECOGNIZE"),
@@ -225,7 +255,11 @@ impl Visitor for Walker<'_> {
             // SQLite's `x IN json_each(...)` names a table-valued function, which the
             // visitor then reports as a relation.
             Expr::In {
-                target: InTarget::Table { name, args: Some(_) },
+                target:
+                    InTarget::Table {
+                        name,
+                        args: Some(_),
+                    },
                 ..
             } => self.check_table_function(name),
             _ => {}
@@ -303,7 +337,8 @@ impl Walker<'_> {
     }
 
     fn check_name(&mut self, name: &ObjectName, cte_exempt: bool) {
-        let parts: Option<Vec<Ident>> = name.0.iter().map(|part| part.as_ident().cloned()).collect();
+        let parts: Option<Vec<Ident>> =
+            name.0.iter().map(|part| part.as_ident().cloned()).collect();
         match parts {
             Some(parts) => self.check_parts(&parts, &name.to_string(), cte_exempt),
             // `ObjectNamePart::Function` (Snowflake's `IDENTIFIER(...)`) names a table at run
@@ -329,7 +364,11 @@ impl Walker<'_> {
             }
             [] => self.foreign(written.to_owned()),
             _ => {
-                let joined = parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".");
+                let joined = parts
+                    .iter()
+                    .map(|p| p.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
                 if parts.iter().any(|p| crate::is_system_name(&p.value)) {
                     self.system(joined);
                 } else {
@@ -349,7 +388,10 @@ impl Walker<'_> {
         let expected_prefix = self.plugin.table_prefix().to_owned();
         self.found
             .foreign_table
-            .get_or_insert(PolicyError::NamespaceViolation { table, expected_prefix });
+            .get_or_insert(PolicyError::NamespaceViolation {
+                table,
+                expected_prefix,
+            });
     }
 
     fn check_function(&mut self, function: &Function) {
@@ -400,9 +442,13 @@ impl Walker<'_> {
 
     fn is_cte_in_scope(&self, ident: &Ident) -> bool {
         let key = self.cte_key(ident);
-        self.scopes
-            .iter()
-            .any(|scope| scope.ctes.iter().take(scope.visible).any(|(name, _)| *name == key))
+        self.scopes.iter().any(|scope| {
+            scope
+                .ctes
+                .iter()
+                .take(scope.visible)
+                .any(|(name, _)| *name == key)
+        })
     }
 
     /// How the dialect compares the identifier with a CTE name. PostgreSQL folds unquoted

@@ -1,0 +1,132 @@
+//! The `sql-handler` binary as an operator runs it: flags, start-up refusals, and a
+//! graceful stop on SIGTERM with a request in flight.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use sql_core::wire::Reply;
+use sql_test_harness::NatsServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sql-handler");
+
+#[test]
+fn help_lists_every_setting_with_its_environment_variable() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--nats-url",
+        "NATS_URL",
+        "--database",
+        "sqlite://sql-handler.db",
+        "--migrations",
+        "--subject-prefix",
+        "--queue-group",
+        "--max-concurrency",
+        "--log-format",
+        "--allow-function",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_migration_touching_another_prefix_stops_the_start_with_a_clear_message() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("migrations/analytics-db/001_init.sql"), "CREATE TABLE quote_db__stolen (a);");
+    let output = Command::new(BIN)
+        .args(["--nats-url", &nats.url(), "--migrations"])
+        .arg(dir.path().join("migrations"))
+        .arg("--database")
+        .arg(format!("sqlite://{}", dir.path().join("h.db").display()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("analytics-db/001_init.sql") && stderr.contains("quote_db__stolen") && stderr.contains("analytics_db__"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_without_echoing_secrets() {
+    let output = Command::new(BIN).args(["--database", "mysql://root:hunter2@db/x"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("mysql") && !stderr.contains("hunter2"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("migrations/analytics-db/001_init.sql"), "CREATE TABLE analytics_db__t (a INTEGER);");
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["--nats-url", &nats.url(), "--log-format", "json", "--migrations"])
+        .arg(dir.path().join("migrations"))
+        .arg("--database")
+        .arg(format!("sqlite://{}", dir.path().join("h.db").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    // Wait until the handler serves (it answers a trivial query).
+    let started = Instant::now();
+    loop {
+        let probe = client
+            .request("rosey.db.sql.analytics-db.execute", br#"{"query": "SELECT 1"}"#.to_vec().into())
+            .await;
+        if probe.is_ok() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "handler never became ready: {probe:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    let slow = br#"{"query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c", "timeout_ms": 30000}"#;
+    client
+        .publish_with_reply("rosey.db.sql.analytics-db.execute", inbox.clone(), slow.to_vec().into())
+        .await
+        .unwrap();
+    // Round trip through the server so that the request has reached the handler's
+    // connection before the signal.
+    let echo_subject = client.new_inbox();
+    let mut echo = client.subscribe(echo_subject.clone()).await.unwrap();
+    client.publish(echo_subject, "".into()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), echo.next()).await.unwrap().unwrap();
+
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+
+    let message = tokio::time::timeout(Duration::from_secs(30), replies.next()).await.unwrap().unwrap();
+    match Reply::from_slice(&message.payload) {
+        Ok(Reply::Success(reply)) => assert_eq!(reply.rows[0]["n"], 3_000_000),
+        other => panic!("in-flight request not completed: {other:?} {:?}", message.status),
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        pipe.read_to_string(&mut stderr).await.unwrap();
+    }
+    // JSON log lines, one of them the audit record of the slow query.
+    assert!(
+        stderr.lines().any(|l| l.contains("\"target\":\"sql.audit\"") && l.contains("\"outcome\":\"OK\"")),
+        "{stderr}"
+    );
+}
