@@ -42,7 +42,8 @@ impl NatsServer {
     /// As [`NatsServer::start`].
     #[must_use]
     pub fn start_with_args(args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir for nats-server: {e}"));
+        let dir = tempfile::tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temp dir for nats-server: {e}"));
         let log = dir.path().join("nats-server.log");
         // `-p -1` lets the server pick its port and report it in the ports file, so tests
         // running in parallel never race for one.
@@ -59,7 +60,11 @@ impl NatsServer {
             .unwrap_or_else(|e| {
                 panic!("cannot start nats-server ({e}); install it with `apt-get install -y nats-server` or run the README's test command")
             });
-        let mut server = Self { child, port: 0, dir };
+        let mut server = Self {
+            child,
+            port: 0,
+            dir,
+        };
         server.port = server.wait_until_listening(&log);
         server
     }
@@ -68,7 +73,10 @@ impl NatsServer {
         let started = Instant::now();
         while started.elapsed() < START_TIMEOUT {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("nats-server exited with {status} at start; its log:\n{}", read_log(log));
+                panic!(
+                    "nats-server exited with {status} at start; its log:\n{}",
+                    read_log(log)
+                );
             }
             if let Some(port) = self.reported_port() {
                 let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -78,7 +86,10 @@ impl NatsServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("nats-server did not start listening within {START_TIMEOUT:?}; its log:\n{}", read_log(log));
+        panic!(
+            "nats-server did not start listening within {START_TIMEOUT:?}; its log:\n{}",
+            read_log(log)
+        );
     }
 
     /// The client port from the server's ports file (`{"nats": ["nats://127.0.0.1:PORT"], ...}`).
@@ -90,7 +101,11 @@ impl NatsServer {
         let text = std::fs::read_to_string(file.path()).ok()?;
         let after = text.split("nats://").nth(1)?;
         let port = after.split(':').nth(1)?;
-        port.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
+        port.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
     }
 
     /// The client URL, `nats://127.0.0.1:PORT`.

@@ -31,7 +31,5 @@ pub mod wire;
 
 pub use code::{ALL_ERROR_CODES, ErrorCode, UnknownErrorCode};
 pub use plugin::{MAX_PLUGIN_NAME_LEN, Plugin, PluginNameError, TableOwner, is_system_name};
-pub use policy::{
-    Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check,
-};
+pub use policy::{Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check};
 pub use query_text::{query_hash, query_preview};

@@ -185,7 +185,9 @@ pub enum TableOwner {
 /// ```
 #[must_use]
 pub fn is_system_name(name: &str) -> bool {
-    let starts = |p: &str| name.len() >= p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    let starts = |p: &str| {
+        name.len() >= p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+    };
     starts("sqlite_")
         || starts("pg_")
         || name.eq_ignore_ascii_case("information_schema")

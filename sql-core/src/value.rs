@@ -76,10 +76,14 @@ impl SqlValue {
                 None => integral_or_real(n.as_f64().unwrap_or(f64::NAN)),
             },
             Value::String(s) => Self::Text(s.clone()),
-            Value::Object(map) if map.len() == 1 && map.contains_key(BLOB_KEY) => match &map[BLOB_KEY] {
-                Value::String(text) => Self::Blob(BASE64.decode(text).map_err(|_| ParamError::BadBlob)?),
-                _ => return Err(ParamError::BadBlob),
-            },
+            Value::Object(map) if map.len() == 1 && map.contains_key(BLOB_KEY) => {
+                match &map[BLOB_KEY] {
+                    Value::String(text) => {
+                        Self::Blob(BASE64.decode(text).map_err(|_| ParamError::BadBlob)?)
+                    }
+                    _ => return Err(ParamError::BadBlob),
+                }
+            }
             Value::Array(_) | Value::Object(_) => Self::Json(value.to_string()),
         })
     }
@@ -157,21 +161,33 @@ mod tests {
             (json!(1e300), SqlValue::Real(1e300)),
             (json!("x"), SqlValue::Text("x".into())),
             (json!({"$blob": ""}), SqlValue::Blob(vec![])),
-            (json!({"$blob": "AAE=", "x": 1}), SqlValue::Json(r#"{"$blob":"AAE=","x":1}"#.into())),
+            (
+                json!({"$blob": "AAE=", "x": 1}),
+                SqlValue::Json(r#"{"$blob":"AAE=","x":1}"#.into()),
+            ),
             (json!({"a": [1]}), SqlValue::Json(r#"{"a":[1]}"#.into())),
         ];
         for (input, expected) in cases {
             assert_eq!(SqlValue::from_json(&input).unwrap(), expected, "{input}");
         }
-        assert_eq!(SqlValue::from_json(&json!({"$blob": 5})), Err(ParamError::BadBlob));
-        assert_eq!(SqlValue::from_json(&json!({"$blob": "AAE"})), Err(ParamError::BadBlob));
+        assert_eq!(
+            SqlValue::from_json(&json!({"$blob": 5})),
+            Err(ParamError::BadBlob)
+        );
+        assert_eq!(
+            SqlValue::from_json(&json!({"$blob": "AAE"})),
+            Err(ParamError::BadBlob)
+        );
     }
 
     #[test]
     fn blob_round_trip() {
         let bytes = [0u8, 255, 10, 13];
         let param = blob_param(&bytes);
-        assert_eq!(SqlValue::from_json(&param).unwrap(), SqlValue::Blob(bytes.to_vec()));
+        assert_eq!(
+            SqlValue::from_json(&param).unwrap(),
+            SqlValue::Blob(bytes.to_vec())
+        );
         assert_eq!(blob_to_json(&bytes), param[BLOB_KEY]);
     }
 }

@@ -80,7 +80,12 @@ pub fn plugin_from_subject(prefix: &str, subject: &str) -> Result<Plugin, Reques
         .strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('.'))
         .and_then(|rest| rest.strip_suffix(".execute"))
-        .ok_or_else(|| RequestError::new("subject", format!("subject must be {prefix}.<plugin>.execute")))?;
+        .ok_or_else(|| {
+            RequestError::new(
+                "subject",
+                format!("subject must be {prefix}.<plugin>.execute"),
+            )
+        })?;
     Plugin::new(name).map_err(|e: PluginNameError| RequestError::new("subject", e.to_string()))
 }
 
@@ -95,7 +100,9 @@ pub fn plugin_from_subject(prefix: &str, subject: &str) -> Result<Plugin, Reques
 /// ```
 #[must_use]
 pub fn is_valid_header_value(value: &str) -> bool {
-    !value.is_empty() && value.len() <= MAX_HEADER_VALUE_LEN && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    !value.is_empty()
+        && value.len() <= MAX_HEADER_VALUE_LEN
+        && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
 }
 
 /// Shape of `rows` in a success reply.
@@ -189,8 +196,10 @@ impl Request {
     /// [`RequestError`] naming the field at fault (`body` when the bytes are not UTF-8,
     /// not JSON or not an object).
     pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
-        let text = std::str::from_utf8(body).map_err(|_| RequestError::new("body", "body is not valid UTF-8"))?;
-        let value: Value = serde_json::from_str(text).map_err(|e| RequestError::new("body", format!("body is not JSON: {e}")))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| RequestError::new("body", "body is not valid UTF-8"))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| RequestError::new("body", format!("body is not JSON: {e}")))?;
         let Value::Object(mut fields) = value else {
             return Err(RequestError::new("body", "body must be a JSON object"));
         };
@@ -203,7 +212,10 @@ impl Request {
         if query.len() > MAX_QUERY_BYTES {
             return Err(RequestError::new(
                 "query",
-                format!("query is {} bytes; at most {MAX_QUERY_BYTES} are allowed", query.len()),
+                format!(
+                    "query is {} bytes; at most {MAX_QUERY_BYTES} are allowed",
+                    query.len()
+                ),
             ));
         }
         let params = match fields.remove("params") {
@@ -214,9 +226,20 @@ impl Request {
         let allow_write = match fields.remove("allow_write") {
             None => false,
             Some(Value::Bool(b)) => b,
-            Some(_) => return Err(RequestError::new("allow_write", "allow_write must be true or false")),
+            Some(_) => {
+                return Err(RequestError::new(
+                    "allow_write",
+                    "allow_write must be true or false",
+                ));
+            }
         };
-        let timeout_ms = bounded_int(&mut fields, "timeout_ms", DEFAULT_TIMEOUT_MS, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS)?;
+        let timeout_ms = bounded_int(
+            &mut fields,
+            "timeout_ms",
+            DEFAULT_TIMEOUT_MS,
+            MIN_TIMEOUT_MS,
+            MAX_TIMEOUT_MS,
+        )?;
         let max_rows = bounded_int(&mut fields, "max_rows", DEFAULT_MAX_ROWS, 1, MAX_MAX_ROWS)?;
         let batch = match fields.remove("batch") {
             None | Some(Value::Null) => None,
@@ -226,7 +249,12 @@ impl Request {
             None | Some(Value::Null) => RowFormat::Objects,
             Some(Value::String(s)) if s == "objects" => RowFormat::Objects,
             Some(Value::String(s)) if s == "arrays" => RowFormat::Arrays,
-            Some(_) => return Err(RequestError::new("row_format", "row_format must be \"objects\" or \"arrays\"")),
+            Some(_) => {
+                return Err(RequestError::new(
+                    "row_format",
+                    "row_format must be \"objects\" or \"arrays\"",
+                ));
+            }
         };
         Ok(Self {
             query,
@@ -240,8 +268,19 @@ impl Request {
     }
 }
 
-fn bounded_int(fields: &mut Map<String, Value>, field: &'static str, default: u32, min: u32, max: u32) -> Result<u32, RequestError> {
-    let out_of_range = || RequestError::new(field, format!("{field} must be an integer from {min} to {max}"));
+fn bounded_int(
+    fields: &mut Map<String, Value>,
+    field: &'static str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, RequestError> {
+    let out_of_range = || {
+        RequestError::new(
+            field,
+            format!("{field} must be an integer from {min} to {max}"),
+        )
+    };
     match fields.remove(field) {
         None | Some(Value::Null) => Ok(default),
         // `true` is not an integer, and neither is 1.5; `as_u64` refuses both.
@@ -254,28 +293,47 @@ fn bounded_int(fields: &mut Map<String, Value>, field: &'static str, default: u3
     }
 }
 
-fn batch_entries(value: Value, params: &[Value], allow_write: bool) -> Result<Vec<Vec<Value>>, RequestError> {
+fn batch_entries(
+    value: Value,
+    params: &[Value],
+    allow_write: bool,
+) -> Result<Vec<Vec<Value>>, RequestError> {
     let Value::Array(entries) = value else {
-        return Err(RequestError::new("batch", "batch must be an array of arrays"));
+        return Err(RequestError::new(
+            "batch",
+            "batch must be an array of arrays",
+        ));
     };
     if entries.is_empty() || entries.len() > MAX_BATCH_ENTRIES {
         return Err(RequestError::new(
             "batch",
-            format!("batch must hold 1 to {MAX_BATCH_ENTRIES} entries; it holds {}", entries.len()),
+            format!(
+                "batch must hold 1 to {MAX_BATCH_ENTRIES} entries; it holds {}",
+                entries.len()
+            ),
         ));
     }
     if !params.is_empty() {
-        return Err(RequestError::new("batch", "send either params or batch, not both"));
+        return Err(RequestError::new(
+            "batch",
+            "send either params or batch, not both",
+        ));
     }
     if !allow_write {
-        return Err(RequestError::new("allow_write", "batch needs allow_write: true"));
+        return Err(RequestError::new(
+            "allow_write",
+            "batch needs allow_write: true",
+        ));
     }
     entries
         .into_iter()
         .enumerate()
         .map(|(i, entry)| match entry {
             Value::Array(items) => Ok(items),
-            _ => Err(RequestError::new("batch", format!("batch entry {i} must be an array"))),
+            _ => Err(RequestError::new(
+                "batch",
+                format!("batch entry {i} must be an array"),
+            )),
         })
         .collect()
 }
@@ -467,7 +525,10 @@ mod tests {
             (b"{}", Some("query")),
             (br#"{"query":1}"#, Some("query")),
             (br#"{"query":"x","params":{}}"#, Some("params")),
-            (br#"{"query":"x","allow_write":"true"}"#, Some("allow_write")),
+            (
+                br#"{"query":"x","allow_write":"true"}"#,
+                Some("allow_write"),
+            ),
             (br#"{"query":"x","allow_write":1}"#, Some("allow_write")),
             (br#"{"query":"x","timeout_ms":true}"#, Some("timeout_ms")),
             (br#"{"query":"x","timeout_ms":99}"#, Some("timeout_ms")),
@@ -480,16 +541,33 @@ mod tests {
             (br#"{"query":"x","max_rows":100000}"#, None),
             (br#"{"query":"x","batch":[[1]],"allow_write":true}"#, None),
             (br#"{"query":"x","batch":[[1]]}"#, Some("allow_write")),
-            (br#"{"query":"x","batch":[],"allow_write":true}"#, Some("batch")),
-            (br#"{"query":"x","batch":[1],"allow_write":true}"#, Some("batch")),
-            (br#"{"query":"x","batch":{},"allow_write":true}"#, Some("batch")),
-            (br#"{"query":"x","batch":[[1]],"params":[1],"allow_write":true}"#, Some("batch")),
+            (
+                br#"{"query":"x","batch":[],"allow_write":true}"#,
+                Some("batch"),
+            ),
+            (
+                br#"{"query":"x","batch":[1],"allow_write":true}"#,
+                Some("batch"),
+            ),
+            (
+                br#"{"query":"x","batch":{},"allow_write":true}"#,
+                Some("batch"),
+            ),
+            (
+                br#"{"query":"x","batch":[[1]],"params":[1],"allow_write":true}"#,
+                Some("batch"),
+            ),
             (br#"{"query":"x","row_format":"arrays"}"#, None),
             (br#"{"query":"x","row_format":"rows"}"#, Some("row_format")),
         ];
         for (body, field) in cases {
             let result = Request::from_slice(body);
-            assert_eq!(result.as_ref().err().map(RequestError::field), *field, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                result.as_ref().err().map(RequestError::field),
+                *field,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
@@ -498,14 +576,24 @@ mod tests {
         let ok = json!({"query": format!("  {}  ", "x".repeat(MAX_QUERY_BYTES))});
         assert!(Request::from_slice(ok.to_string().as_bytes()).is_ok());
         let long = json!({"query": "x".repeat(MAX_QUERY_BYTES + 1)});
-        assert_eq!(Request::from_slice(long.to_string().as_bytes()).unwrap_err().field(), "query");
+        assert_eq!(
+            Request::from_slice(long.to_string().as_bytes())
+                .unwrap_err()
+                .field(),
+            "query"
+        );
     }
 
     #[test]
     fn batch_limit() {
         let entries = vec![json!([1]); MAX_BATCH_ENTRIES + 1];
         let body = json!({"query": "x", "allow_write": true, "batch": entries});
-        assert_eq!(Request::from_slice(body.to_string().as_bytes()).unwrap_err().field(), "batch");
+        assert_eq!(
+            Request::from_slice(body.to_string().as_bytes())
+                .unwrap_err()
+                .field(),
+            "batch"
+        );
     }
 
     #[test]
@@ -520,8 +608,19 @@ mod tests {
     #[test]
     fn subjects() {
         assert!(plugin_from_subject("p", "p.a.execute").is_ok());
-        for bad in ["p.a.b.execute", "p..execute", "q.a.execute", "p.a", "p.a__b.execute", "pa.execute"] {
-            assert_eq!(plugin_from_subject("p", bad).unwrap_err().field(), "subject", "{bad}");
+        for bad in [
+            "p.a.b.execute",
+            "p..execute",
+            "q.a.execute",
+            "p.a",
+            "p.a__b.execute",
+            "pa.execute",
+        ] {
+            assert_eq!(
+                plugin_from_subject("p", bad).unwrap_err().field(),
+                "subject",
+                "{bad}"
+            );
         }
     }
 

@@ -24,13 +24,23 @@ use sql_core::wire::{DEFAULT_QUEUE_GROUP, DEFAULT_SUBJECT_PREFIX};
 #[command(name = "sql-handler", version, about, long_about = None)]
 pub struct Config {
     /// NATS server URL.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
     nats_url: String,
 
     /// Database URL: `sqlite://PATH` (the embedded default).
     // Kept as text and parsed in `database()`: clap would echo a rejected value, and a
     // database URL may hold a password.
-    #[arg(long, env = "SQL_HANDLER_DATABASE", default_value = "sqlite://sql-handler.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SQL_HANDLER_DATABASE",
+        default_value = "sqlite://sql-handler.db",
+        hide_env_values = true
+    )]
     database: String,
 
     /// Folder of per-plugin migrations, `<dir>/<plugin>/NNN_name.sql`.
@@ -54,7 +64,11 @@ pub struct Config {
     sqlite_readers: u32,
 
     /// Extra functions to allow beyond the built-in allowlist (repeat or comma-separate).
-    #[arg(long = "allow-function", env = "SQL_HANDLER_ALLOW_FUNCTIONS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-function",
+        env = "SQL_HANDLER_ALLOW_FUNCTIONS",
+        value_delimiter = ','
+    )]
     allow_functions: Vec<String>,
 
     /// Log output: `text` for people, `json` for log collectors (one object per line).
@@ -163,16 +177,21 @@ impl FromStr for DatabaseUrl {
         if let Some(path) = s.strip_prefix("sqlite://") {
             if path.is_empty() || path == ":memory:" {
                 return Err(DatabaseUrlError(
-                    "sqlite:// needs a file path (readers and the writer share one database file)".to_owned(),
+                    "sqlite:// needs a file path (readers and the writer share one database file)"
+                        .to_owned(),
                 ));
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            return Err(DatabaseUrlError("PostgreSQL is not supported by this build yet; use sqlite://PATH".to_owned()));
+            return Err(DatabaseUrlError(
+                "PostgreSQL is not supported by this build yet; use sqlite://PATH".to_owned(),
+            ));
         }
         // Name only the scheme: the rest may hold a password.
         let scheme = s.split_once("://").map_or("(none)", |(scheme, _)| scheme);
-        Err(DatabaseUrlError(format!("unsupported database URL scheme {scheme:?}; expected sqlite://PATH")))
+        Err(DatabaseUrlError(format!(
+            "unsupported database URL scheme {scheme:?}; expected sqlite://PATH"
+        )))
     }
 }

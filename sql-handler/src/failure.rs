@@ -35,7 +35,9 @@ pub(crate) enum Failure {
 }
 
 fn at_entry(batch_index: Option<usize>) -> String {
-    batch_index.map(|i| format!(" (batch entry {i})")).unwrap_or_default()
+    batch_index
+        .map(|i| format!(" (batch entry {i})"))
+        .unwrap_or_default()
 }
 
 impl Failure {
@@ -96,7 +98,10 @@ impl Failure {
     /// the correlation id leads to.
     pub(crate) fn public_message(&self) -> String {
         match self {
-            Self::Exec(ExecError::Internal(_)) => "internal error in the handler; its log has the details under this correlation id".to_owned(),
+            Self::Exec(ExecError::Internal(_)) => {
+                "internal error in the handler; its log has the details under this correlation id"
+                    .to_owned()
+            }
             other => other.to_string(),
         }
     }

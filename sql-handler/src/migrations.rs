@@ -49,7 +49,9 @@ pub enum MigrationError {
         source: PluginNameError,
     },
     /// A file's name does not have the form `NNN_name.sql`.
-    #[error("migration file {path} must be named NNN_name.sql (digits, '_', then a name of a-z, 0-9 and '_')")]
+    #[error(
+        "migration file {path} must be named NNN_name.sql (digits, '_', then a name of a-z, 0-9 and '_')"
+    )]
     BadFileName {
         /// The file.
         path: PathBuf,
@@ -116,9 +118,13 @@ pub(crate) fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
         })?;
         for file in fs::read_dir(&path).map_err(io(&path))? {
             let file = file.map_err(io(&path))?.path();
-            let (version, name) = parse_file_name(&file).ok_or_else(|| MigrationError::BadFileName { path: file.clone() })?;
+            let (version, name) = parse_file_name(&file)
+                .ok_or_else(|| MigrationError::BadFileName { path: file.clone() })?;
             let sql = fs::read_to_string(&file).map_err(io(&file))?;
-            let checksum = Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+            let checksum = Sha256::digest(sql.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             let migration = Migration {
                 plugin: plugin.clone(),
                 version,
@@ -126,7 +132,10 @@ pub(crate) fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
                 sql,
                 checksum,
             };
-            if found.insert((plugin.name().to_owned(), version), migration).is_some() {
+            if found
+                .insert((plugin.name().to_owned(), version), migration)
+                .is_some()
+            {
                 return Err(MigrationError::DuplicateVersion {
                     plugin: plugin.name().to_owned(),
                     version,
@@ -141,7 +150,10 @@ fn parse_file_name(path: &Path) -> Option<(u32, String)> {
     let file = path.file_name()?.to_str()?;
     let stem = file.strip_suffix(".sql")?;
     let (digits, name) = stem.split_once('_')?;
-    let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !valid_name {
         return None;
     }
@@ -179,17 +191,29 @@ mod tests {
         fs::write(plugin.join("001_init.sql"), "SELECT 1;").unwrap();
         let found = discover(dir.path()).unwrap();
         let labels: Vec<_> = found.iter().map(Migration::label).collect();
-        assert_eq!(labels, ["analytics-db/001_init.sql", "analytics-db/002_more.sql"]);
+        assert_eq!(
+            labels,
+            ["analytics-db/001_init.sql", "analytics-db/002_more.sql"]
+        );
 
         fs::write(plugin.join("02_again.sql"), "SELECT 2;").unwrap();
-        assert!(matches!(discover(dir.path()), Err(MigrationError::DuplicateVersion { version: 2, .. })));
+        assert!(matches!(
+            discover(dir.path()),
+            Err(MigrationError::DuplicateVersion { version: 2, .. })
+        ));
         fs::remove_file(plugin.join("02_again.sql")).unwrap();
 
         fs::write(plugin.join("notes.txt"), "").unwrap();
-        assert!(matches!(discover(dir.path()), Err(MigrationError::BadFileName { .. })));
+        assert!(matches!(
+            discover(dir.path()),
+            Err(MigrationError::BadFileName { .. })
+        ));
         fs::remove_file(plugin.join("notes.txt")).unwrap();
 
         fs::create_dir(dir.path().join("Bad_Name")).unwrap();
-        assert!(matches!(discover(dir.path()), Err(MigrationError::BadPluginFolder { .. })));
+        assert!(matches!(
+            discover(dir.path()),
+            Err(MigrationError::BadPluginFolder { .. })
+        ));
     }
 }

@@ -41,7 +41,13 @@ struct Progress {
 
 impl Pipeline {
     /// Handles one request and always produces a reply.
-    pub(crate) async fn handle(&self, subject: &str, payload: &[u8], correlation_id: &str, received: Instant) -> Handled {
+    pub(crate) async fn handle(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        correlation_id: &str,
+        received: Instant,
+    ) -> Handled {
         let mut progress = Progress::default();
         let result = self.run(subject, payload, received, &mut progress).await;
         let (body, rows, truncated, outcome) = match result {
@@ -54,7 +60,12 @@ impl Pipeline {
                 if let Failure::Exec(crate::engine::ExecError::Internal(detail)) = &failure {
                     tracing::error!(correlation_id, error = %detail, "internal error");
                 }
-                (self.error_body(&failure, &progress, correlation_id), 0, false, Some(failure.code()))
+                (
+                    self.error_body(&failure, &progress, correlation_id),
+                    0,
+                    false,
+                    Some(failure.code()),
+                )
             }
         };
         AuditRecord {
@@ -95,14 +106,26 @@ impl Pipeline {
         }
     }
 
-    async fn run(&self, subject: &str, payload: &[u8], received: Instant, progress: &mut Progress) -> Result<Outcome, Failure> {
+    async fn run(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        received: Instant,
+        progress: &mut Progress,
+    ) -> Result<Outcome, Failure> {
         let plugin = wire::plugin_from_subject(&self.subject_prefix, subject)?;
         progress.plugin = Some(plugin.clone());
         let request = Request::from_slice(payload)?;
         progress.query.clone_from(&request.query);
-        progress.param_count = request.batch.as_ref().map_or(request.params.len(), |b| b.first().map_or(0, Vec::len));
+        progress.param_count = request
+            .batch
+            .as_ref()
+            .map_or(request.params.len(), |b| b.first().map_or(0, Vec::len));
 
-        let verdict = self.engine.policy().check(&request.query, &plugin, self.engine.dialect())?;
+        let verdict = self
+            .engine
+            .policy()
+            .check(&request.query, &plugin, self.engine.dialect())?;
         progress.verdict = Some(verdict.clone());
         if verdict.writes() && !request.allow_write {
             return Err(Failure::WriteNotAllowed);
@@ -125,10 +148,16 @@ impl Pipeline {
 
     fn error_body(&self, failure: &Failure, progress: &Progress, correlation_id: &str) -> Vec<u8> {
         let mut details = serde_json::Map::new();
-        details.insert("plugin".into(), json!(progress.plugin.as_ref().map_or("", Plugin::name)));
+        details.insert(
+            "plugin".into(),
+            json!(progress.plugin.as_ref().map_or("", Plugin::name)),
+        );
         details.insert(
             "query_preview".into(),
-            json!(sql_core::query_preview(&progress.query, wire::QUERY_PREVIEW_CHARS)),
+            json!(sql_core::query_preview(
+                &progress.query,
+                wire::QUERY_PREVIEW_CHARS
+            )),
         );
         details.insert("param_count".into(), json!(progress.param_count));
         details.insert("correlation_id".into(), json!(correlation_id));
@@ -143,7 +172,11 @@ impl Pipeline {
 /// placeholder count and converted.
 fn executions(request: &Request, placeholders: usize) -> Result<Vec<Vec<SqlValue>>, Failure> {
     let lists: Vec<(&Vec<Value>, Option<usize>)> = match &request.batch {
-        Some(batch) => batch.iter().enumerate().map(|(i, entry)| (entry, Some(i))).collect(),
+        Some(batch) => batch
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| (entry, Some(i)))
+            .collect(),
         None => vec![(&request.params, None)],
     };
     lists

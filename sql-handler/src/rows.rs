@@ -31,7 +31,12 @@ pub(crate) struct RowSink {
 impl RowSink {
     /// A sink for rows with `columns`, holding at most `max_rows` rows and `byte_budget`
     /// bytes of encoded rows.
-    pub(crate) fn new(format: RowFormat, columns: Vec<String>, max_rows: usize, byte_budget: usize) -> Self {
+    pub(crate) fn new(
+        format: RowFormat,
+        columns: Vec<String>,
+        max_rows: usize,
+        byte_budget: usize,
+    ) -> Self {
         let encoded_keys: Vec<String> = columns
             .iter()
             .map(|c| Value::String(c.clone()).to_string())
@@ -131,7 +136,12 @@ mod tests {
 
     #[test]
     fn objects_keep_column_order_and_escape_keys() {
-        let mut sink = RowSink::new(RowFormat::Objects, vec!["b".into(), "a\"q".into()], 10, 1000);
+        let mut sink = RowSink::new(
+            RowFormat::Objects,
+            vec!["b".into(), "a\"q".into()],
+            10,
+            1000,
+        );
         assert_eq!(sink.push(&[json!(1), json!("x")]), Flow::More);
         let text = String::from_utf8(sink.buf.clone()).unwrap();
         assert_eq!(text, r#"{"b":1,"a\"q":"x"}"#);

@@ -100,12 +100,16 @@ impl Handler {
             DatabaseUrl::Sqlite(path) => {
                 let readers = config.sqlite_readers();
                 // Opening and migrating does file I/O; keep it off the async workers.
-                let opened = tokio::task::spawn_blocking(move || SqliteEngine::open(&path, readers, policy, &migrations))
-                    .await
-                    .map_err(|e| StartError::Migrations(MigrationError::Failed {
+                let opened = tokio::task::spawn_blocking(move || {
+                    SqliteEngine::open(&path, readers, policy, &migrations)
+                })
+                .await
+                .map_err(|e| {
+                    StartError::Migrations(MigrationError::Failed {
                         migration: "(start-up)".to_owned(),
                         message: e.to_string(),
-                    }))??;
+                    })
+                })??;
                 Engine::Sqlite(opened)
             }
         };
@@ -191,15 +195,26 @@ impl Handler {
             Ok(permit) => {
                 tracker.spawn(async move {
                     let handled = pipeline
-                        .handle(&message.subject, &message.payload, &correlation_id, received)
+                        .handle(
+                            &message.subject,
+                            &message.payload,
+                            &correlation_id,
+                            received,
+                        )
                         .await;
                     drop(permit);
                     send(&client, reply_to, &correlation_id, handled.body).await;
                 });
             }
             Err(_) => {
-                let handled = pipeline.refuse(&message.subject, &Failure::Overloaded { draining: false }, &correlation_id);
-                tracker.spawn(async move { send(&client, reply_to, &correlation_id, handled.body).await });
+                let handled = pipeline.refuse(
+                    &message.subject,
+                    &Failure::Overloaded { draining: false },
+                    &correlation_id,
+                );
+                tracker.spawn(async move {
+                    send(&client, reply_to, &correlation_id, handled.body).await
+                });
             }
         }
     }
@@ -251,21 +266,32 @@ fn correlation_id(headers: Option<&HeaderMap>) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
+async fn send(
+    client: &async_nats::Client,
+    reply_to: async_nats::Subject,
+    correlation_id: &str,
+    body: Vec<u8>,
+) {
+    let mut headers = HeaderMap::new();
+    headers.insert(CORRELATION_ID_HEADER, correlation_id);
+    if let Err(e) = client
+        .publish_with_headers(reply_to, headers, body.into())
+        .await
+    {
+        tracing::error!(correlation_id, error = %e, "could not send reply");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::without_credentials;
 
     #[test]
     fn credentials_never_reach_messages() {
-        assert_eq!(without_credentials("nats://u:secret@h:4222"), "nats://***@h:4222");
+        assert_eq!(
+            without_credentials("nats://u:secret@h:4222"),
+            "nats://***@h:4222"
+        );
         assert_eq!(without_credentials("nats://h:4222"), "nats://h:4222");
-    }
-}
-
-async fn send(client: &async_nats::Client, reply_to: async_nats::Subject, correlation_id: &str, body: Vec<u8>) {
-    let mut headers = HeaderMap::new();
-    headers.insert(CORRELATION_ID_HEADER, correlation_id);
-    if let Err(e) = client.publish_with_headers(reply_to, headers, body.into()).await {
-        tracing::error!(correlation_id, error = %e, "could not send reply");
     }
 }

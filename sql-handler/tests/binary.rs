@@ -1,6 +1,12 @@
 //! The `sql-handler` binary as an operator runs it: flags, start-up refusals, and a
 //! graceful stop on SIGTERM with a request in flight.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,7 +47,10 @@ fn write(path: &Path, text: &str) {
 fn a_migration_touching_another_prefix_stops_the_start_with_a_clear_message() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("migrations/analytics-db/001_init.sql"), "CREATE TABLE quote_db__stolen (a);");
+    write(
+        &dir.path().join("migrations/analytics-db/001_init.sql"),
+        "CREATE TABLE quote_db__stolen (a);",
+    );
     let output = Command::new(BIN)
         .args(["--nats-url", &nats.url(), "--migrations"])
         .arg(dir.path().join("migrations"))
@@ -52,26 +61,43 @@ fn a_migration_touching_another_prefix_stops_the_start_with_a_clear_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("analytics-db/001_init.sql") && stderr.contains("quote_db__stolen") && stderr.contains("analytics_db__"),
+        stderr.contains("analytics-db/001_init.sql")
+            && stderr.contains("quote_db__stolen")
+            && stderr.contains("analytics_db__"),
         "{stderr}"
     );
 }
 
 #[test]
 fn an_unsupported_database_url_is_refused_without_echoing_secrets() {
-    let output = Command::new(BIN).args(["--database", "mysql://root:hunter2@db/x"]).output().unwrap();
+    let output = Command::new(BIN)
+        .args(["--database", "mysql://root:hunter2@db/x"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("mysql") && !stderr.contains("hunter2"), "{stderr}");
+    assert!(
+        stderr.contains("mysql") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("migrations/analytics-db/001_init.sql"), "CREATE TABLE analytics_db__t (a INTEGER);");
+    write(
+        &dir.path().join("migrations/analytics-db/001_init.sql"),
+        "CREATE TABLE analytics_db__t (a INTEGER);",
+    );
     let mut child = tokio::process::Command::new(BIN)
-        .args(["--nats-url", &nats.url(), "--log-format", "json", "--migrations"])
+        .args([
+            "--nats-url",
+            &nats.url(),
+            "--log-format",
+            "json",
+            "--migrations",
+        ])
         .arg(dir.path().join("migrations"))
         .arg("--database")
         .arg(format!("sqlite://{}", dir.path().join("h.db").display()))
@@ -86,12 +112,18 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
     let started = Instant::now();
     loop {
         let probe = client
-            .request("rosey.db.sql.analytics-db.execute", br#"{"query": "SELECT 1"}"#.to_vec().into())
+            .request(
+                "rosey.db.sql.analytics-db.execute",
+                br#"{"query": "SELECT 1"}"#.to_vec().into(),
+            )
             .await;
         if probe.is_ok() {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "handler never became ready: {probe:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "handler never became ready: {probe:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -99,7 +131,11 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
     let mut replies = client.subscribe(inbox.clone()).await.unwrap();
     let slow = br#"{"query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c", "timeout_ms": 30000}"#;
     client
-        .publish_with_reply("rosey.db.sql.analytics-db.execute", inbox.clone(), slow.to_vec().into())
+        .publish_with_reply(
+            "rosey.db.sql.analytics-db.execute",
+            inbox.clone(),
+            slow.to_vec().into(),
+        )
         .await
         .unwrap();
     // Round trip through the server so that the request has reached the handler's
@@ -107,17 +143,35 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
     let echo_subject = client.new_inbox();
     let mut echo = client.subscribe(echo_subject.clone()).await.unwrap();
     client.publish(echo_subject, "".into()).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), echo.next()).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), echo.next())
+        .await
+        .unwrap()
+        .unwrap();
 
     let pid = child.id().unwrap().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
 
-    let message = tokio::time::timeout(Duration::from_secs(30), replies.next()).await.unwrap().unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(30), replies.next())
+        .await
+        .unwrap()
+        .unwrap();
     match Reply::from_slice(&message.payload) {
         Ok(Reply::Success(reply)) => assert_eq!(reply.rows[0]["n"], 3_000_000),
-        other => panic!("in-flight request not completed: {other:?} {:?}", message.status),
+        other => panic!(
+            "in-flight request not completed: {other:?} {:?}",
+            message.status
+        ),
     }
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status}");
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
@@ -126,7 +180,9 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
     }
     // JSON log lines, one of them the audit record of the slow query.
     assert!(
-        stderr.lines().any(|l| l.contains("\"target\":\"sql.audit\"") && l.contains("\"outcome\":\"OK\"")),
+        stderr
+            .lines()
+            .any(|l| l.contains("\"target\":\"sql.audit\"") && l.contains("\"outcome\":\"OK\"")),
         "{stderr}"
     );
 }

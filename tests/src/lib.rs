@@ -1,4 +1,8 @@
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "test support: a failed set-up should stop the test loudly")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test support: a failed set-up should stop the test loudly"
+)]
 
 //! Shared fixture of the end-to-end tests: a real `nats-server` on a free loopback port
 //! and the real `sql-handler` serving a temporary SQLite database with the migrations in
@@ -53,7 +57,9 @@ impl TestEnv {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
-        let client = async_nats::connect(nats.url()).await.expect("connect to nats");
+        let client = async_nats::connect(nats.url())
+            .await
+            .expect("connect to nats");
         Self {
             nats,
             client,
@@ -72,12 +78,21 @@ impl TestEnv {
     /// Sends a JSON body as `plugin` and parses the reply.
     pub async fn request(&self, plugin: &str, body: &Value) -> Reply {
         let payload = serde_json::to_vec(body).expect("serialize");
-        let message = self.request_raw(&format!("rosey.db.sql.{plugin}.execute"), payload, None).await;
-        Reply::from_slice(&message.payload).unwrap_or_else(|e| panic!("reply is not a protocol reply ({e}): {:?}", message.payload))
+        let message = self
+            .request_raw(&format!("rosey.db.sql.{plugin}.execute"), payload, None)
+            .await;
+        Reply::from_slice(&message.payload).unwrap_or_else(|e| {
+            panic!("reply is not a protocol reply ({e}): {:?}", message.payload)
+        })
     }
 
     /// Sends raw bytes to any subject and returns the reply message.
-    pub async fn request_raw(&self, subject: &str, payload: Vec<u8>, headers: Option<HeaderMap>) -> async_nats::Message {
+    pub async fn request_raw(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        headers: Option<HeaderMap>,
+    ) -> async_nats::Message {
         let request = async_nats::Request::new()
             .payload(payload.into())
             .timeout(Some(REPLY_WAIT));
@@ -85,10 +100,13 @@ impl TestEnv {
             Some(h) => request.headers(h),
             None => request,
         };
-        tokio::time::timeout(REPLY_WAIT, self.client.send_request(subject.to_owned(), request))
-            .await
-            .unwrap_or_else(|_| panic!("no reply within {REPLY_WAIT:?} on {subject}"))
-            .unwrap_or_else(|e| panic!("request on {subject} failed: {e}"))
+        tokio::time::timeout(
+            REPLY_WAIT,
+            self.client.send_request(subject.to_owned(), request),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no reply within {REPLY_WAIT:?} on {subject}"))
+        .unwrap_or_else(|e| panic!("request on {subject} failed: {e}"))
     }
 
     /// Sends `body` as `plugin` and expects a success reply.
@@ -126,7 +144,11 @@ impl Drop for TestEnv {
 }
 
 /// Starts a handler on `nats` with its database in `dir`.
-pub async fn start_handler(nats: &NatsServer, dir: &tempfile::TempDir, extra_args: &[&str]) -> Handler {
+pub async fn start_handler(
+    nats: &NatsServer,
+    dir: &tempfile::TempDir,
+    extra_args: &[&str],
+) -> Handler {
     let database = format!("sqlite://{}", dir.path().join("handler.db").display());
     let migrations = migrations_dir();
     let mut args = vec![
@@ -154,7 +176,10 @@ struct BufferWriter(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for BufferWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -187,7 +212,9 @@ pub fn audit_records(correlation_id: &str) -> Vec<Value> {
     };
     text.lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|record| record["target"] == "sql.audit" && record["correlation_id"] == correlation_id)
+        .filter(|record| {
+            record["target"] == "sql.audit" && record["correlation_id"] == correlation_id
+        })
         .collect()
 }
 
@@ -197,8 +224,14 @@ pub fn audit_records(correlation_id: &str) -> Vec<Value> {
 pub async fn round_trip(client: &async_nats::Client) {
     use futures::StreamExt;
     let inbox = client.new_inbox();
-    let mut probe = client.subscribe(inbox.clone()).await.expect("subscribe probe");
-    client.publish(inbox, bytes::Bytes::new()).await.expect("publish probe");
+    let mut probe = client
+        .subscribe(inbox.clone())
+        .await
+        .expect("subscribe probe");
+    client
+        .publish(inbox, bytes::Bytes::new())
+        .await
+        .expect("publish probe");
     tokio::time::timeout(REPLY_WAIT, probe.next())
         .await
         .expect("probe returns in time")

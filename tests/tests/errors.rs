@@ -1,6 +1,12 @@
 //! Every error code this handler produces, over a real NATS server, with its details; and
 //! a reply for every malformed request.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use serde_json::{Value, json};
 use sql_client_tests::{TestEnv, with_correlation_id};
 use sql_core::ErrorCode;
@@ -11,7 +17,10 @@ const PLUGIN: &str = "analytics-db";
 fn assert_common(reply: &ErrorReply, code: ErrorCode, context: &str) {
     assert_eq!(reply.code(), Some(code), "{context}: {reply:?}");
     for key in ["plugin", "query_preview", "param_count", "correlation_id"] {
-        assert!(reply.details.contains_key(key), "{context}: details lack {key}: {reply:?}");
+        assert!(
+            reply.details.contains_key(key),
+            "{context}: details lack {key}: {reply:?}"
+        );
     }
     assert!(!reply.message.is_empty(), "{context}");
 }
@@ -21,25 +30,81 @@ async fn each_error_code_with_its_details() {
     let env = TestEnv::start().await;
     // (body, code, expected detail fields)
     let cases: Vec<(Value, ErrorCode, Value)> = vec![
-        (json!({"query": 5}), ErrorCode::RequestValidationError, json!({"field": "query"})),
-        (json!({"query": "SELECT 1", "timeout_ms": 50}), ErrorCode::RequestValidationError, json!({"field": "timeout_ms"})),
-        (json!({"query": "SELECT 1", "max_rows": true}), ErrorCode::RequestValidationError, json!({"field": "max_rows"})),
-        (json!({"query": "SELECT 1", "allow_write": "yes"}), ErrorCode::RequestValidationError, json!({"field": "allow_write"})),
-        (json!({"query": "SELECT 1", "params": "x"}), ErrorCode::RequestValidationError, json!({"field": "params"})),
-        (json!({"query": "SELECT 1", "row_format": "csv"}), ErrorCode::RequestValidationError, json!({"field": "row_format"})),
-        (json!({"query": "x".repeat(65_537)}), ErrorCode::RequestValidationError, json!({"field": "query"})),
-        (json!({"query": "  -- nothing\n ; "}), ErrorCode::EmptyQuery, json!({})),
-        (json!({"query": "SELECT id\nFROM analytics_db__events\nWHERE id = = 1"}), ErrorCode::ParseError, json!({"line": 3})),
-        (json!({"query": "SELECT 1; DELETE FROM analytics_db__events"}), ErrorCode::StackedQueries, json!({})),
-        (json!({"query": "DROP TABLE analytics_db__events"}), ErrorCode::ForbiddenStatement, json!({})),
-        (json!({"query": "/* hello */ CREATE TABLE analytics_db__x (a)"}), ErrorCode::ForbiddenStatement, json!({})),
-        (json!({"query": "SELECT load_extension('evil')"}), ErrorCode::ForbiddenFunction, json!({"function": "load_extension"})),
+        (
+            json!({"query": 5}),
+            ErrorCode::RequestValidationError,
+            json!({"field": "query"}),
+        ),
+        (
+            json!({"query": "SELECT 1", "timeout_ms": 50}),
+            ErrorCode::RequestValidationError,
+            json!({"field": "timeout_ms"}),
+        ),
+        (
+            json!({"query": "SELECT 1", "max_rows": true}),
+            ErrorCode::RequestValidationError,
+            json!({"field": "max_rows"}),
+        ),
+        (
+            json!({"query": "SELECT 1", "allow_write": "yes"}),
+            ErrorCode::RequestValidationError,
+            json!({"field": "allow_write"}),
+        ),
+        (
+            json!({"query": "SELECT 1", "params": "x"}),
+            ErrorCode::RequestValidationError,
+            json!({"field": "params"}),
+        ),
+        (
+            json!({"query": "SELECT 1", "row_format": "csv"}),
+            ErrorCode::RequestValidationError,
+            json!({"field": "row_format"}),
+        ),
+        (
+            json!({"query": "x".repeat(65_537)}),
+            ErrorCode::RequestValidationError,
+            json!({"field": "query"}),
+        ),
+        (
+            json!({"query": "  -- nothing\n ; "}),
+            ErrorCode::EmptyQuery,
+            json!({}),
+        ),
+        (
+            json!({"query": "SELECT id\nFROM analytics_db__events\nWHERE id = = 1"}),
+            ErrorCode::ParseError,
+            json!({"line": 3}),
+        ),
+        (
+            json!({"query": "SELECT 1; DELETE FROM analytics_db__events"}),
+            ErrorCode::StackedQueries,
+            json!({}),
+        ),
+        (
+            json!({"query": "DROP TABLE analytics_db__events"}),
+            ErrorCode::ForbiddenStatement,
+            json!({}),
+        ),
+        (
+            json!({"query": "/* hello */ CREATE TABLE analytics_db__x (a)"}),
+            ErrorCode::ForbiddenStatement,
+            json!({}),
+        ),
+        (
+            json!({"query": "SELECT load_extension('evil')"}),
+            ErrorCode::ForbiddenFunction,
+            json!({"function": "load_extension"}),
+        ),
         (
             json!({"query": "SELECT * FROM quote_db__quotes"}),
             ErrorCode::NamespaceViolation,
             json!({"table": "quote_db__quotes", "expected_prefix": "analytics_db__"}),
         ),
-        (json!({"query": "SELECT * FROM sqlite_master"}), ErrorCode::SystemTableAccess, json!({"table": "sqlite_master"})),
+        (
+            json!({"query": "SELECT * FROM sqlite_master"}),
+            ErrorCode::SystemTableAccess,
+            json!({"table": "sqlite_master"}),
+        ),
         (
             json!({"query": "SELECT * FROM analytics_db__events WHERE id = $1 AND n = $2", "params": [1]}),
             ErrorCode::ParamCountMismatch,
@@ -50,7 +115,11 @@ async fn each_error_code_with_its_details() {
             ErrorCode::InvalidPlaceholder,
             json!({}),
         ),
-        (json!({"query": "SELECT $0", "params": [1]}), ErrorCode::InvalidPlaceholder, json!({"placeholder": "$0"})),
+        (
+            json!({"query": "SELECT $0", "params": [1]}),
+            ErrorCode::InvalidPlaceholder,
+            json!({"placeholder": "$0"}),
+        ),
         (
             json!({"query": "SELECT $1 AS b", "params": [{"$blob": "***"}]}),
             ErrorCode::ParamTypeError,
@@ -81,7 +150,11 @@ async fn each_error_code_with_its_details() {
             ErrorCode::ExecutionError,
             json!({"constraint_type": "foreign_key"}),
         ),
-        (json!({"query": "SELECT nope FROM analytics_db__events"}), ErrorCode::ExecutionError, json!({})),
+        (
+            json!({"query": "SELECT nope FROM analytics_db__events"}),
+            ErrorCode::ExecutionError,
+            json!({}),
+        ),
         (
             json!({"query": "SELECT e.id, t.event_id AS id FROM analytics_db__events e JOIN analytics_db__tags t ON t.event_id = e.id"}),
             ErrorCode::DuplicateColumn,
@@ -100,7 +173,10 @@ async fn each_error_code_with_its_details() {
         assert_common(&reply, code, context);
         assert_eq!(reply.details["plugin"], PLUGIN, "{context}");
         for (key, value) in expected.as_object().unwrap() {
-            assert_eq!(&reply.details[key], value, "{context}: details.{key} in {reply:?}");
+            assert_eq!(
+                &reply.details[key], value,
+                "{context}: details.{key} in {reply:?}"
+            );
         }
     }
 }
@@ -109,14 +185,27 @@ async fn each_error_code_with_its_details() {
 async fn parse_errors_carry_line_and_column_and_previews_are_capped() {
     let env = TestEnv::start().await;
     let reply = env
-        .err(PLUGIN, &json!({"query": "SELECT id\nFROM analytics_db__events\nWHERE id = = 1"}))
+        .err(
+            PLUGIN,
+            &json!({"query": "SELECT id\nFROM analytics_db__events\nWHERE id = = 1"}),
+        )
         .await;
     assert_eq!(reply.details["line"], 3);
-    assert!(reply.details["column"].as_u64().is_some_and(|c| c > 1), "{reply:?}");
+    assert!(
+        reply.details["column"].as_u64().is_some_and(|c| c > 1),
+        "{reply:?}"
+    );
 
     let long = format!("SELECT {} FROM quote_db__quotes", "1, ".repeat(200) + "1");
     let reply = env.err(PLUGIN, &json!({"query": long})).await;
-    assert_eq!(reply.details["query_preview"].as_str().unwrap().chars().count(), 200);
+    assert_eq!(
+        reply.details["query_preview"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        200
+    );
     assert_eq!(reply.details["param_count"], 0);
 }
 
@@ -130,7 +219,11 @@ async fn correlation_ids_are_echoed_or_made() {
             Some(with_correlation_id("req-123")),
         )
         .await;
-    let header = message.headers.as_ref().and_then(|h| h.get("Correlation-Id")).map(|v| v.as_str().to_owned());
+    let header = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Correlation-Id"))
+        .map(|v| v.as_str().to_owned());
     assert_eq!(header.as_deref(), Some("req-123"));
     let Reply::Error(reply) = Reply::from_slice(&message.payload).unwrap() else {
         panic!("expected an error")
@@ -145,7 +238,11 @@ async fn correlation_ids_are_echoed_or_made() {
             Some(with_correlation_id("bad\u{7f}id")),
         )
         .await;
-    let made = message.headers.as_ref().and_then(|h| h.get("Correlation-Id")).map(|v| v.as_str().to_owned());
+    let made = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Correlation-Id"))
+        .map(|v| v.as_str().to_owned());
     assert!(made.is_some_and(|id| id.len() >= 16 && id != "bad\u{7f}id"));
 }
 
@@ -164,7 +261,9 @@ async fn malformed_requests_always_get_a_reply() {
         ("1 MB of junk", junk),
     ];
     for (what, body) in bodies {
-        let message = env.request_raw("rosey.db.sql.analytics-db.execute", body, None).await;
+        let message = env
+            .request_raw("rosey.db.sql.analytics-db.execute", body, None)
+            .await;
         let reply = match Reply::from_slice(&message.payload) {
             Ok(Reply::Error(reply)) => reply,
             other => panic!("{what}: {other:?}"),
@@ -179,7 +278,9 @@ async fn bad_subjects_get_a_reply_naming_the_subject() {
     let env = TestEnv::start().await;
     for plugin in ["Bad", "a__b", "-x", &"a".repeat(65)] {
         let subject = format!("rosey.db.sql.{plugin}.execute");
-        let message = env.request_raw(&subject, br#"{"query": "SELECT 1"}"#.to_vec(), None).await;
+        let message = env
+            .request_raw(&subject, br#"{"query": "SELECT 1"}"#.to_vec(), None)
+            .await;
         let Ok(Reply::Error(reply)) = Reply::from_slice(&message.payload) else {
             panic!("{subject}: no error reply")
         };
@@ -198,7 +299,9 @@ async fn overloaded_when_at_the_concurrency_cap() {
     let (slow_reply, fast_reply) = tokio::join!(env.request(PLUGIN, &slow), async {
         // Keep asking until the slow query holds the only slot; each answer is immediate.
         for _ in 0..200 {
-            if let Reply::Error(reply) = env.request(PLUGIN, &json!({"query": "SELECT 1 AS one"})).await
+            if let Reply::Error(reply) = env
+                .request(PLUGIN, &json!({"query": "SELECT 1 AS one"}))
+                .await
                 && reply.code() == Some(ErrorCode::Overloaded)
             {
                 return Some(reply);

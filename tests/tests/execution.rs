@@ -1,6 +1,12 @@
 //! What the handler returns when a statement runs: values per PROTOCOL.md section 4, row
 //! formats, writes with RETURNING, batches, truncation, and concurrency.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -14,24 +20,38 @@ const PLUGIN: &str = "analytics-db";
 async fn select_with_parameters_in_both_row_formats() {
     let env = TestEnv::start().await;
     let query = "SELECT id, name, score FROM analytics_db__events WHERE user_id = $1 ORDER BY id";
-    let reply = env.ok(PLUGIN, &json!({"query": query, "params": ["alice"]})).await;
+    let reply = env
+        .ok(PLUGIN, &json!({"query": query, "params": ["alice"]}))
+        .await;
     assert_eq!(reply.columns, ["id", "name", "score"]);
     assert_eq!(reply.row_count, 2);
     assert!(!reply.truncated);
     assert_eq!(
         reply.rows,
-        vec![json!({"id": 1, "name": "login", "score": 0.5}), json!({"id": 2, "name": "click", "score": 1.5})]
+        vec![
+            json!({"id": 1, "name": "login", "score": 0.5}),
+            json!({"id": 2, "name": "click", "score": 1.5})
+        ]
     );
     assert!(reply.execution_time_ms >= 0.0);
 
     let reply = env
-        .ok(PLUGIN, &json!({"query": query, "params": ["alice"], "row_format": "arrays"}))
+        .ok(
+            PLUGIN,
+            &json!({"query": query, "params": ["alice"], "row_format": "arrays"}),
+        )
         .await;
-    assert_eq!(reply.rows, vec![json!([1, "login", 0.5]), json!([2, "click", 1.5])]);
+    assert_eq!(
+        reply.rows,
+        vec![json!([1, "login", 0.5]), json!([2, "click", 1.5])]
+    );
 
     // Placeholders bind by number even when they appear out of order or repeat.
     let reply = env
-        .ok(PLUGIN, &json!({"query": "SELECT $2 AS b, $1 AS a, $2 || $1 AS ba", "params": ["x", "y"]}))
+        .ok(
+            PLUGIN,
+            &json!({"query": "SELECT $2 AS b, $1 AS a, $2 || $1 AS ba", "params": ["x", "y"]}),
+        )
         .await;
     assert_eq!(reply.rows, vec![json!({"b": "y", "a": "x", "ba": "yx"})]);
 }
@@ -46,7 +66,11 @@ async fn values_round_trip_per_protocol() {
     });
     let reply = env.ok(PLUGIN, &insert).await;
     assert_eq!(reply.row_count, 1);
-    assert_eq!(reply.rows[0]["n"], json!(9_007_199_254_740_993_i64), "integers stay exact beyond 2^53");
+    assert_eq!(
+        reply.rows[0]["n"],
+        json!(9_007_199_254_740_993_i64),
+        "integers stay exact beyond 2^53"
+    );
     assert_eq!(reply.rows[0]["payload"], "AAEC/w==");
 
     let reply = env
@@ -55,7 +79,10 @@ async fn values_round_trip_per_protocol() {
             &json!({"query": "SELECT 1e999 AS inf, -1e999 AS ninf, NULL AS nil, $1 AS flag, $2 AS doc", "params": [true, {"a": [1]}]}),
         )
         .await;
-    assert_eq!(reply.rows, vec![json!({"inf": null, "ninf": null, "nil": null, "flag": 1, "doc": "{\"a\":[1]}"})]);
+    assert_eq!(
+        reply.rows,
+        vec![json!({"inf": null, "ninf": null, "nil": null, "flag": 1, "doc": "{\"a\":[1]}"})]
+    );
 }
 
 #[tokio::test]
@@ -74,7 +101,12 @@ async fn writes_report_affected_rows_and_returning_rows() {
     assert_eq!(reply.columns, ["event_id"]);
     assert_eq!(reply.rows.len(), 2);
 
-    let reply = env.ok(PLUGIN, &json!({"query": "SELECT sum(n) AS s FROM analytics_db__events"})).await;
+    let reply = env
+        .ok(
+            PLUGIN,
+            &json!({"query": "SELECT sum(n) AS s FROM analytics_db__events"}),
+        )
+        .await;
     assert_eq!(reply.rows, vec![json!({"s": 26})]);
 }
 
@@ -101,7 +133,10 @@ async fn batch_runs_in_one_transaction() {
 
     // Each entry must match the placeholders.
     let reply = env
-        .err(PLUGIN, &json!({"query": insert, "batch": [["frank", "a"], ["frank"]], "allow_write": true}))
+        .err(
+            PLUGIN,
+            &json!({"query": insert, "batch": [["frank", "a"], ["frank"]], "allow_write": true}),
+        )
         .await;
     assert_eq!(reply.code(), Some(ErrorCode::ParamCountMismatch));
     assert_eq!(reply.details["batch_index"], 1);
@@ -111,7 +146,9 @@ async fn batch_runs_in_one_transaction() {
 async fn truncation_by_max_rows_and_by_payload_size() {
     let env = TestEnv::start().await;
     let counter = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT x FROM c";
-    let reply = env.ok(PLUGIN, &json!({"query": counter, "max_rows": 5})).await;
+    let reply = env
+        .ok(PLUGIN, &json!({"query": counter, "max_rows": 5}))
+        .await;
     assert_eq!(reply.rows.len(), 5);
     assert_eq!(reply.row_count, 5);
     assert!(reply.truncated);
@@ -129,13 +166,21 @@ async fn truncation_by_max_rows_and_by_payload_size() {
         )
         .await;
     let max_payload = env.client.server_info().max_payload;
-    assert!(message.payload.len() <= max_payload, "{} > {max_payload}", message.payload.len());
+    assert!(
+        message.payload.len() <= max_payload,
+        "{} > {max_payload}",
+        message.payload.len()
+    );
     let Ok(Reply::Success(reply)) = Reply::from_slice(&message.payload) else {
         panic!("expected a success reply")
     };
     assert!(reply.truncated);
     assert_eq!(reply.truncated_reason, Some(TruncatedReason::MaxBytes));
-    assert!(reply.rows.len() > 500 && reply.rows.len() < 1100, "{}", reply.rows.len());
+    assert!(
+        reply.rows.len() > 500 && reply.rows.len() < 1100,
+        "{}",
+        reply.rows.len()
+    );
     assert_eq!(reply.row_count, reply.rows.len() as u64);
 }
 
@@ -158,9 +203,15 @@ async fn a_slow_query_does_not_delay_another_plugins_fast_one() {
         started.elapsed()
     });
     let slow_elapsed = slow_started.elapsed();
-    assert!(matches!(slow_reply, Reply::Error(ref e) if e.code() == Some(ErrorCode::Timeout)), "{slow_reply:?}");
+    assert!(
+        matches!(slow_reply, Reply::Error(ref e) if e.code() == Some(ErrorCode::Timeout)),
+        "{slow_reply:?}"
+    );
     // Ten fast queries finished long before the slow one ended.
-    assert!(fast_elapsed < Duration::from_secs(2), "fast queries took {fast_elapsed:?}");
+    assert!(
+        fast_elapsed < Duration::from_secs(2),
+        "fast queries took {fast_elapsed:?}"
+    );
     assert!(slow_elapsed >= Duration::from_secs(4));
 }
 
@@ -178,10 +229,18 @@ async fn timeout_is_enforced_inside_the_database_and_the_handler_recovers() {
     assert_eq!(reply.details["timeout_ms"], 500);
     // PROTOCOL.md: within 100 ms of the deadline (plus the NATS round trip, which is
     // well under a millisecond here; the margin keeps a busy machine from flaking).
-    assert!(elapsed >= Duration::from_millis(500) && elapsed < Duration::from_millis(900), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_millis(900),
+        "{elapsed:?}"
+    );
     // Every reader connection is usable afterwards.
     for _ in 0..8 {
-        let reply = env.ok(PLUGIN, &json!({"query": "SELECT count(*) AS n FROM analytics_db__events"})).await;
+        let reply = env
+            .ok(
+                PLUGIN,
+                &json!({"query": "SELECT count(*) AS n FROM analytics_db__events"}),
+            )
+            .await;
         assert_eq!(reply.rows, vec![json!({"n": 3})]);
     }
 }

@@ -2,6 +2,12 @@
 //! earlier Python validator missed is refused here, over a real NATS server, and the
 //! other plugin's data is unchanged afterwards.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use serde_json::json;
 use sql_client_tests::TestEnv;
 use sql_core::ErrorCode;
@@ -29,8 +35,12 @@ async fn every_cross_plugin_class_is_refused() {
         format!("SELECT id FROM analytics_db__events WHERE id IN (SELECT id FROM {q})"),
         format!("SELECT id FROM analytics_db__events WHERE EXISTS (SELECT 1 FROM {q})"),
         format!("SELECT (SELECT text FROM {q} LIMIT 1) AS leaked FROM analytics_db__events"),
-        format!("SELECT CASE WHEN (SELECT count(*) FROM {q}) > 0 THEN 1 END AS c FROM analytics_db__events"),
-        format!("SELECT user_id FROM analytics_db__events GROUP BY user_id HAVING count(*) > (SELECT count(*) FROM {q})"),
+        format!(
+            "SELECT CASE WHEN (SELECT count(*) FROM {q}) > 0 THEN 1 END AS c FROM analytics_db__events"
+        ),
+        format!(
+            "SELECT user_id FROM analytics_db__events GROUP BY user_id HAVING count(*) > (SELECT count(*) FROM {q})"
+        ),
         format!("SELECT id FROM analytics_db__events ORDER BY (SELECT id FROM {q})"),
         format!("SELECT * FROM (SELECT * FROM {q}) AS sub"),
         format!("SELECT name FROM analytics_db__events UNION SELECT text FROM {q}"),
@@ -44,7 +54,9 @@ async fn every_cross_plugin_class_is_refused() {
         format!("DELETE FROM analytics_db__events WHERE id IN (SELECT id FROM {q})"),
         format!("INSERT INTO {q} (id, text) VALUES (2, 'planted')"),
         format!("INSERT INTO analytics_db__events (user_id, name) SELECT 'x', text FROM {q}"),
-        format!("INSERT INTO analytics_db__events (user_id, name) VALUES ('x', 'y') RETURNING (SELECT text FROM {q})"),
+        format!(
+            "INSERT INTO analytics_db__events (user_id, name) VALUES ('x', 'y') RETURNING (SELECT text FROM {q})"
+        ),
         format!("REPLACE INTO {q} (id, text) VALUES (1, 'replaced')"),
         format!("INSERT OR REPLACE INTO {q} (id, text) VALUES (1, 'replaced')"),
         format!(
@@ -62,7 +74,9 @@ async fn every_cross_plugin_class_is_refused() {
     ];
     for sql in &attempts {
         for allow_write in [false, true] {
-            let reply = env.request(ATTACKER, &json!({"query": sql, "allow_write": allow_write})).await;
+            let reply = env
+                .request(ATTACKER, &json!({"query": sql, "allow_write": allow_write}))
+                .await;
             let Reply::Error(reply) = reply else {
                 panic!("{sql} (allow_write {allow_write}) was not refused: {reply:?}")
             };
@@ -85,8 +99,16 @@ async fn every_cross_plugin_class_is_refused() {
         }
     }
     // The victim's data is exactly as its migration left it.
-    let reply = env.ok("quote-db", &json!({"query": "SELECT id, text FROM quote_db__quotes"})).await;
-    assert_eq!(reply.rows, vec![json!({"id": 1, "text": "the secret quote"})]);
+    let reply = env
+        .ok(
+            "quote-db",
+            &json!({"query": "SELECT id, text FROM quote_db__quotes"}),
+        )
+        .await;
+    assert_eq!(
+        reply.rows,
+        vec![json!({"id": 1, "text": "the secret quote"})]
+    );
 }
 
 #[tokio::test]
@@ -94,11 +116,19 @@ async fn identity_comes_from_the_subject_only() {
     let env = TestEnv::start().await;
     // A plugin name in the body or headers changes nothing.
     let reply = env
-        .err(ATTACKER, &json!({"query": "SELECT * FROM quote_db__quotes", "plugin": "quote-db"}))
+        .err(
+            ATTACKER,
+            &json!({"query": "SELECT * FROM quote_db__quotes", "plugin": "quote-db"}),
+        )
         .await;
     assert_eq!(reply.code(), Some(ErrorCode::NamespaceViolation));
     assert_eq!(reply.details["expected_prefix"], "analytics_db__");
     // The owner reads its own table, case-insensitively.
-    let reply = env.ok("quote-db", &json!({"query": "SELECT count(*) AS n FROM QUOTE_DB__QUOTES"})).await;
+    let reply = env
+        .ok(
+            "quote-db",
+            &json!({"query": "SELECT count(*) AS n FROM QUOTE_DB__QUOTES"}),
+        )
+        .await;
     assert_eq!(reply.rows, vec![json!({"n": 1})]);
 }

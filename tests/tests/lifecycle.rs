@@ -1,5 +1,10 @@
 //! Graceful shutdown and audit records of the real handler.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
 
 use futures::StreamExt;
 use serde_json::json;
@@ -17,7 +22,11 @@ async fn shutdown_answers_requests_in_flight_then_stops_taking_new_ones() {
         "timeout_ms": 30000
     });
     env.client
-        .publish_with_reply("rosey.db.sql.analytics-db.execute", inbox, serde_json::to_vec(&body).unwrap().into())
+        .publish_with_reply(
+            "rosey.db.sql.analytics-db.execute",
+            inbox,
+            serde_json::to_vec(&body).unwrap().into(),
+        )
         .await
         .unwrap();
     // Once the server has the request, it is routed to the handler before the handler's
@@ -25,8 +34,16 @@ async fn shutdown_answers_requests_in_flight_then_stops_taking_new_ones() {
     round_trip(&env.client).await;
     env.stop().await;
 
-    let message = tokio::time::timeout(REPLY_WAIT, replies.next()).await.expect("reply in time").expect("reply");
-    assert!(message.status.is_none(), "status reply {:?} {:?}", message.status, message.description);
+    let message = tokio::time::timeout(REPLY_WAIT, replies.next())
+        .await
+        .expect("reply in time")
+        .expect("reply");
+    assert!(
+        message.status.is_none(),
+        "status reply {:?} {:?}",
+        message.status,
+        message.description
+    );
     match Reply::from_slice(&message.payload).unwrap() {
         Reply::Success(reply) => assert_eq!(reply.rows, vec![json!({"n": 3_000_000})]),
         other => panic!("the in-flight request was not completed: {other:?}"),
@@ -34,7 +51,10 @@ async fn shutdown_answers_requests_in_flight_then_stops_taking_new_ones() {
     // Nobody serves the subject any more.
     let after = env
         .client
-        .request("rosey.db.sql.analytics-db.execute", br#"{"query": "SELECT 1"}"#.to_vec().into())
+        .request(
+            "rosey.db.sql.analytics-db.execute",
+            br#"{"query": "SELECT 1"}"#.to_vec().into(),
+        )
         .await;
     assert!(
         matches!(&after, Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders),
@@ -53,7 +73,10 @@ async fn one_audit_record_per_request_without_parameter_values() {
             Some(with_correlation_id("audit-ok-1")),
         )
         .await;
-    assert!(matches!(Reply::from_slice(&message.payload), Ok(Reply::Success(_))));
+    assert!(matches!(
+        Reply::from_slice(&message.payload),
+        Ok(Reply::Success(_))
+    ));
     let records = audit_records("audit-ok-1");
     assert_eq!(records.len(), 1, "{records:?}");
     let record = &records[0];
@@ -80,8 +103,12 @@ async fn one_audit_record_per_request_without_parameter_values() {
     assert_eq!(records[0]["plugin"], "analytics-db");
 
     // Even a body that is not JSON is audited.
-    env.request_raw("rosey.db.sql.analytics-db.execute", b"\xff".to_vec(), Some(with_correlation_id("audit-junk-1")))
-        .await;
+    env.request_raw(
+        "rosey.db.sql.analytics-db.execute",
+        b"\xff".to_vec(),
+        Some(with_correlation_id("audit-junk-1")),
+    )
+    .await;
     let records = audit_records("audit-junk-1");
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["outcome"], "REQUEST_VALIDATION_ERROR");

@@ -42,7 +42,9 @@ pub enum PolicyError {
         count: usize,
     },
     /// A statement kind outside PROTOCOL.md section 5, or a write hidden in a read.
-    #[error("{statement_type} statements are not allowed; only SELECT, INSERT, UPDATE and DELETE are")]
+    #[error(
+        "{statement_type} statements are not allowed; only SELECT, INSERT, UPDATE and DELETE are"
+    )]
     ForbiddenStatement {
         /// What was found, such as `DROP`, `PRAGMA`, `SELECT INTO` or `data-modifying CTE`.
         statement_type: String,
@@ -125,9 +127,14 @@ impl PolicyError {
                 Value::Object(map)
             }
             Self::StackedQueries { count } => json!({ "statement_count": count }),
-            Self::ForbiddenStatement { statement_type } => json!({ "statement_type": statement_type }),
+            Self::ForbiddenStatement { statement_type } => {
+                json!({ "statement_type": statement_type })
+            }
             Self::ForbiddenFunction { function } => json!({ "function": function }),
-            Self::NamespaceViolation { table, expected_prefix } => {
+            Self::NamespaceViolation {
+                table,
+                expected_prefix,
+            } => {
                 json!({ "table": table, "expected_prefix": expected_prefix })
             }
             Self::SystemTableAccess { table } => json!({ "table": table }),

@@ -216,7 +216,12 @@ impl Policy {
     /// assert_eq!(err.code(), ErrorCode::ForbiddenStatement);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn check(&self, sql: &str, plugin: &Plugin, dialect: Dialect) -> Result<Verdict, PolicyError> {
+    pub fn check(
+        &self,
+        sql: &str,
+        plugin: &Plugin,
+        dialect: Dialect,
+    ) -> Result<Verdict, PolicyError> {
         statement::check(self, sql, plugin, dialect)
     }
 }

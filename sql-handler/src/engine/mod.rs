@@ -98,7 +98,9 @@ pub(crate) enum ExecError {
 
 fn denial_message(denial: &Denial, prefix: &str) -> String {
     match denial {
-        Denial::ForeignTable(t) => format!("table '{t}' is outside the plugin's tables (prefix '{prefix}')"),
+        Denial::ForeignTable(t) => {
+            format!("table '{t}' is outside the plugin's tables (prefix '{prefix}')")
+        }
         Denial::SystemTable(t) => format!("system table '{t}' is not accessible"),
         Denial::Function(f) => format!("function {f}() is not allowed"),
         Denial::Action(a) => format!("{a} is not allowed"),

@@ -18,25 +18,33 @@ pub(crate) fn map(err: &rusqlite::Error, timeout_ms: u32) -> ExecError {
     }
     let rusqlite::Error::SqliteFailure(failure, message) = err else {
         return match err {
-            rusqlite::Error::MultipleStatement => {
-                ExecError::Denied(crate::engine::Denial::Action("more than one statement"), String::new())
-            }
+            rusqlite::Error::MultipleStatement => ExecError::Denied(
+                crate::engine::Denial::Action("more than one statement"),
+                String::new(),
+            ),
             other => ExecError::Internal(other.to_string()),
         };
     };
     let text = message.clone().unwrap_or_else(|| failure.to_string());
     match failure.code {
         Sqlite::OperationInterrupted => ExecError::Timeout { timeout_ms },
-        Sqlite::DatabaseBusy | Sqlite::DatabaseLocked => execution("the database is busy; try again", None, true),
+        Sqlite::DatabaseBusy | Sqlite::DatabaseLocked => {
+            execution("the database is busy; try again", None, true)
+        }
         Sqlite::ConstraintViolation => execution(&text, constraint(failure.extended_code), false),
-        Sqlite::ReadOnly => execution("the statement tried to write on a read-only connection", None, false),
+        Sqlite::ReadOnly => execution(
+            "the statement tried to write on a read-only connection",
+            None,
+            false,
+        ),
         Sqlite::TooBig => execution("a string or blob exceeds the size limit", None, false),
         Sqlite::OutOfMemory => execution("the database ran out of memory", None, true),
         // Statement-level problems (no such column, datatype mismatch, ...) name only
         // what the plugin wrote, and help it fix the statement.
-        Sqlite::Unknown | Sqlite::TypeMismatch | Sqlite::ParameterOutOfRange | Sqlite::SchemaChanged => {
-            execution(&text, None, false)
-        }
+        Sqlite::Unknown
+        | Sqlite::TypeMismatch
+        | Sqlite::ParameterOutOfRange
+        | Sqlite::SchemaChanged => execution(&text, None, false),
         // I/O, corruption, permissions, file paths: nothing a plugin should read.
         _ => ExecError::Internal(text),
     }
@@ -53,7 +61,9 @@ fn execution(message: &str, constraint: Option<Constraint>, transient: bool) -> 
 
 fn constraint(extended: i32) -> Option<Constraint> {
     match extended {
-        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => Some(Constraint::Unique),
+        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            Some(Constraint::Unique)
+        }
         ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Constraint::ForeignKey),
         ffi::SQLITE_CONSTRAINT_NOTNULL => Some(Constraint::NotNull),
         ffi::SQLITE_CONSTRAINT_CHECK => Some(Constraint::Check),

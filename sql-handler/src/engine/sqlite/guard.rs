@@ -31,7 +31,12 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    pub(crate) fn new(plugin: Plugin, policy: Arc<Policy>, mode: GuardMode, schema: Arc<HashSet<String>>) -> Self {
+    pub(crate) fn new(
+        plugin: Plugin,
+        policy: Arc<Policy>,
+        mode: GuardMode,
+        schema: Arc<HashSet<String>>,
+    ) -> Self {
         Self {
             plugin,
             policy,
@@ -55,7 +60,10 @@ impl Guard {
 
     /// The first thing the guard refused, if any.
     pub(crate) fn denial(&self) -> Option<Denial> {
-        self.denial.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.denial
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn plugin(&self) -> &Plugin {
@@ -100,18 +108,23 @@ impl Guard {
             }
             // `SELECT count(*) FROM c` reports `c` with an empty column even when `c` is a
             // CTE; a name that is no real table cannot leak anything.
-            AuthAction::Read { table_name, column_name: "" } if !self.schema.contains(&table_name.to_ascii_lowercase()) => Ok(()),
+            AuthAction::Read {
+                table_name,
+                column_name: "",
+            } if !self.schema.contains(&table_name.to_ascii_lowercase()) => Ok(()),
             AuthAction::Read { table_name, .. } => self.table(table_name, true),
             // DDL starts by writing sqlite_schema and SQLite stops at the first denial,
             // before reporting the DDL action itself.
-            AuthAction::Insert { table_name } | AuthAction::Update { table_name, .. } | AuthAction::Delete { table_name }
+            AuthAction::Insert { table_name }
+            | AuthAction::Update { table_name, .. }
+            | AuthAction::Delete { table_name }
                 if is_engine_bookkeeping(table_name) && table_name != "sqlite_sequence" =>
             {
                 Err(Denial::Action("schema changes outside migrations"))
             }
-            AuthAction::Insert { table_name } | AuthAction::Update { table_name, .. } | AuthAction::Delete { table_name } => {
-                self.table(table_name, false)
-            }
+            AuthAction::Insert { table_name }
+            | AuthAction::Update { table_name, .. }
+            | AuthAction::Delete { table_name } => self.table(table_name, false),
             AuthAction::Function { function_name } => {
                 if self.policy.allows_function(function_name) {
                     Ok(())
@@ -120,7 +133,11 @@ impl Guard {
                 }
             }
             // The first AUTOINCREMENT table makes SQLite create its bookkeeping table.
-            AuthAction::CreateTable { table_name } if migration && table_name == "sqlite_sequence" => Ok(()),
+            AuthAction::CreateTable { table_name }
+                if migration && table_name == "sqlite_sequence" =>
+            {
+                Ok(())
+            }
             AuthAction::CreateTable { table_name }
             | AuthAction::DropTable { table_name }
             | AuthAction::AlterTable { table_name, .. }
@@ -130,11 +147,20 @@ impl Guard {
                 self.table(table_name, false)
             }
             // UNIQUE and PRIMARY KEY constraints make indexes SQLite names itself.
-            AuthAction::CreateIndex { index_name, table_name } if migration && index_name.starts_with("sqlite_autoindex_") => {
+            AuthAction::CreateIndex {
+                index_name,
+                table_name,
+            } if migration && index_name.starts_with("sqlite_autoindex_") => {
                 self.table(table_name, false)
             }
-            AuthAction::CreateIndex { index_name, table_name }
-            | AuthAction::DropIndex { index_name, table_name }
+            AuthAction::CreateIndex {
+                index_name,
+                table_name,
+            }
+            | AuthAction::DropIndex {
+                index_name,
+                table_name,
+            }
             | AuthAction::CreateTrigger {
                 trigger_name: index_name,
                 table_name,
@@ -142,13 +168,21 @@ impl Guard {
             | AuthAction::DropTrigger {
                 trigger_name: index_name,
                 table_name,
-            } if migration => self.table(index_name, false).and_then(|()| self.table(table_name, false)),
-            AuthAction::CreateView { view_name } | AuthAction::DropView { view_name } if migration => self.table(view_name, false),
+            } if migration => self
+                .table(index_name, false)
+                .and_then(|()| self.table(table_name, false)),
+            AuthAction::CreateView { view_name } | AuthAction::DropView { view_name }
+                if migration =>
+            {
+                self.table(view_name, false)
+            }
             AuthAction::Reindex { index_name } if migration => self.table(index_name, false),
             AuthAction::Pragma { .. } => Err(Denial::Action("PRAGMA")),
             AuthAction::Attach { .. } => Err(Denial::Action("ATTACH")),
             AuthAction::Detach { .. } => Err(Denial::Action("DETACH")),
-            AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Err(Denial::Action("transaction control")),
+            AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => {
+                Err(Denial::Action("transaction control"))
+            }
             // Everything else, DDL in a request included, is denied: a catch-all that allows
             // would turn every new SQLite action into a hole.
             _ => Err(Denial::Action(if migration {

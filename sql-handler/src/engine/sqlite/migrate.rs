@@ -8,14 +8,19 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sql_core::Policy;
 
 use super::{Guard, GuardMode, SchemaNames};
-use crate::migrations::MigrationError;
 use crate::engine::Denial;
 use crate::migrations::Migration;
+use crate::migrations::MigrationError;
 
 /// The handler's own bookkeeping table. It has no plugin prefix, so no plugin can reach it.
 const MIGRATIONS_TABLE: &str = "_sql_handler_migrations";
 
-pub(crate) fn apply(conn: &mut Connection, policy: &Arc<Policy>, schema: &SchemaNames, migrations: &[Migration]) -> Result<(), MigrationError> {
+pub(crate) fn apply(
+    conn: &mut Connection,
+    policy: &Arc<Policy>,
+    schema: &SchemaNames,
+    migrations: &[Migration],
+) -> Result<(), MigrationError> {
     let failed = |m: &Migration| {
         let migration = m.label();
         move |e: rusqlite::Error| MigrationError::Failed {
@@ -41,7 +46,9 @@ pub(crate) fn apply(conn: &mut Connection, policy: &Arc<Policy>, schema: &Schema
     for migration in migrations {
         let recorded: Option<String> = conn
             .query_row(
-                &format!("SELECT checksum FROM {MIGRATIONS_TABLE} WHERE plugin = ?1 AND version = ?2"),
+                &format!(
+                    "SELECT checksum FROM {MIGRATIONS_TABLE} WHERE plugin = ?1 AND version = ?2"
+                ),
                 params![migration.plugin.name(), migration.version],
                 |row| row.get(0),
             )
@@ -49,12 +56,17 @@ pub(crate) fn apply(conn: &mut Connection, policy: &Arc<Policy>, schema: &Schema
             .map_err(failed(migration))?;
         match recorded {
             Some(checksum) if checksum == migration.checksum => continue,
-            Some(_) => return Err(MigrationError::Changed { migration: migration.label() }),
+            Some(_) => {
+                return Err(MigrationError::Changed {
+                    migration: migration.label(),
+                });
+            }
             None => {}
         }
         // Manual BEGIN/COMMIT: the guard needs the connection mutably, which a
         // `rusqlite::Transaction` does not lend.
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(failed(migration))?;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(failed(migration))?;
         let result = schema
             .get(conn)
             .map_err(failed(migration))
@@ -78,7 +90,12 @@ fn apply_one(
         migration: migration.label(),
         message: e.to_string(),
     };
-    let guard = Guard::new(migration.plugin.clone(), Arc::clone(policy), GuardMode::Migration, names);
+    let guard = Guard::new(
+        migration.plugin.clone(),
+        Arc::clone(policy),
+        GuardMode::Migration,
+        names,
+    );
     guard.install(conn).map_err(failed)?;
     let outcome = conn.execute_batch(&migration.sql);
     Guard::uninstall(conn).map_err(failed)?;

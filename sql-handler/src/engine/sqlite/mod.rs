@@ -72,8 +72,11 @@ impl SchemaNames {
         let version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if current.0 != version || current.1.is_empty() {
-            let mut stmt = conn.prepare("SELECT lower(name) FROM sqlite_schema WHERE type IN ('table', 'view')")?;
-            let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<HashSet<_>>>()?;
+            let mut stmt = conn
+                .prepare("SELECT lower(name) FROM sqlite_schema WHERE type IN ('table', 'view')")?;
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<HashSet<_>>>()?;
             *current = (version, Arc::new(names));
         }
         Ok(Arc::clone(&current.1))
@@ -83,28 +86,40 @@ impl SchemaNames {
 impl SqliteEngine {
     /// Opens (creating if needed) the database at `path`, applies `migrations`, and opens
     /// `readers` read-only connections.
-    pub(crate) fn open(path: &Path, readers: usize, policy: Arc<Policy>, migrations: &[Migration]) -> Result<Self, OpenError> {
+    pub(crate) fn open(
+        path: &Path,
+        readers: usize,
+        policy: Arc<Policy>,
+        migrations: &[Migration],
+    ) -> Result<Self, OpenError> {
         let sqlite_err = |source| OpenError::Sqlite {
             path: path.to_owned(),
             source,
         };
         let mut writer = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite_err)?;
         configure(&writer).map_err(sqlite_err)?;
         // WAL lets readers run beside the writer; NORMAL sync is durable across crashes of
         // the process and loses at most the last commits on power loss.
         writer
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
             .map_err(sqlite_err)?;
         let schema = Arc::new(SchemaNames::default());
         migrate::apply(&mut writer, &policy, &schema, migrations)?;
 
         let readers = (0..readers.max(1))
             .map(|_| {
-                let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
                 configure(&conn)?;
                 Ok(conn)
             })
@@ -124,7 +139,11 @@ impl SqliteEngine {
 
     /// Runs `job` on a pooled connection in the blocking thread pool.
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
-        let pool = if job.writes { &self.writer } else { &self.readers };
+        let pool = if job.writes {
+            &self.writer
+        } else {
+            &self.readers
+        };
         let timeout_ms = job.timeout_ms;
         let conn = pool
             .acquire(job.deadline)
@@ -153,21 +172,34 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)?;
     conn.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, 256 * 1024)?;
     // `$1000` must bind; SQLite numbers named parameters densely, so 1000 suffices.
-    conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, i32::try_from(sql_core::MAX_PLACEHOLDERS).unwrap_or(1000))?;
+    conn.set_limit(
+        Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+        i32::try_from(sql_core::MAX_PLACEHOLDERS).unwrap_or(1000),
+    )?;
     Ok(())
 }
 
-fn run(mut pooled: PooledConn, job: &Job, policy: Arc<Policy>, schema: &SchemaNames) -> Result<Outcome, ExecError> {
+fn run(
+    mut pooled: PooledConn,
+    job: &Job,
+    policy: Arc<Policy>,
+    schema: &SchemaNames,
+) -> Result<Outcome, ExecError> {
     let conn = pooled.conn();
     let deadline = job.deadline;
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
-        return Err(ExecError::Timeout { timeout_ms: job.timeout_ms });
+        return Err(ExecError::Timeout {
+            timeout_ms: job.timeout_ms,
+        });
     }
     let internal = |e: rusqlite::Error| ExecError::Internal(e.to_string());
     conn.busy_timeout(remaining).map_err(internal)?;
-    conn.progress_handler(DEADLINE_CHECK_STEPS, Some(move || Instant::now() >= deadline))
-        .map_err(internal)?;
+    conn.progress_handler(
+        DEADLINE_CHECK_STEPS,
+        Some(move || Instant::now() >= deadline),
+    )
+    .map_err(internal)?;
 
     let names = schema.get(conn).map_err(internal)?;
     let guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
@@ -186,7 +218,11 @@ fn run(mut pooled: PooledConn, job: &Job, policy: Arc<Policy>, schema: &SchemaNa
     })
 }
 
-fn run_guarded(conn: &mut Connection, job: &Job, guard: &Guard) -> Result<(RowSink, u64), ExecError> {
+fn run_guarded(
+    conn: &mut Connection,
+    job: &Job,
+    guard: &Guard,
+) -> Result<(RowSink, u64), ExecError> {
     let map = |e: &rusqlite::Error| match guard.denial() {
         Some(denial) => ExecError::Denied(denial, guard.plugin().table_prefix().to_owned()),
         None => errors::map(e, job.timeout_ms),
@@ -201,7 +237,7 @@ fn run_guarded(conn: &mut Connection, job: &Job, guard: &Guard) -> Result<(RowSi
     if !stmt.readonly() && !job.allow_write {
         return Err(ExecError::PermissionDenied);
     }
-    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
     if job.row_format == RowFormat::Objects
         && let Some(column) = first_duplicate(&columns)
     {
@@ -245,7 +281,9 @@ fn run_guarded(conn: &mut Connection, job: &Job, guard: &Guard) -> Result<(RowSi
             }
             values.clear();
             for i in 0..column_count {
-                let value = row.get_ref(i).map_err(|e| ExecError::Internal(e.to_string()))?;
+                let value = row
+                    .get_ref(i)
+                    .map_err(|e| ExecError::Internal(e.to_string()))?;
                 values.push(values::column_to_json(value));
             }
             if sink.push(&values) == Flow::Stop && !writes {

@@ -26,13 +26,21 @@ impl ConnPool {
     }
 
     /// Waits for a free connection until `deadline`.
-    pub(crate) async fn acquire(self: &Arc<Self>, deadline: Instant) -> Result<PooledConn, PoolTimeout> {
-        let permit = tokio::time::timeout_at(deadline.into(), Arc::clone(&self.permits).acquire_owned())
-            .await
-            .map_err(|_| PoolTimeout)?
-            // The semaphore is never closed.
-            .map_err(|_| PoolTimeout)?;
-        let conn = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    pub(crate) async fn acquire(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Result<PooledConn, PoolTimeout> {
+        let permit =
+            tokio::time::timeout_at(deadline.into(), Arc::clone(&self.permits).acquire_owned())
+                .await
+                .map_err(|_| PoolTimeout)?
+                // The semaphore is never closed.
+                .map_err(|_| PoolTimeout)?;
+        let conn = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         // A permit guarantees an idle connection: permits and connections are returned
         // together in `PooledConn::drop`.
         let conn = conn.ok_or(PoolTimeout)?;
@@ -55,9 +63,14 @@ pub(crate) struct PooledConn {
 }
 
 impl PooledConn {
-    #[allow(clippy::expect_used, reason = "`conn` is Some from construction until drop")]
+    #[allow(
+        clippy::expect_used,
+        reason = "`conn` is Some from construction until drop"
+    )]
     pub(crate) fn conn(&mut self) -> &mut Connection {
-        self.conn.as_mut().expect("connection is only taken in drop")
+        self.conn
+            .as_mut()
+            .expect("connection is only taken in drop")
     }
 }
 
@@ -68,7 +81,11 @@ impl Drop for PooledConn {
                 // Best effort: a failed rollback leaves SQLite to roll back on the next BEGIN.
                 let _ = conn.execute_batch("ROLLBACK");
             }
-            self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
         }
     }
 }

@@ -36,7 +36,12 @@ fn write_migration(root: &Path, plugin: &str, file: &str, sql: &str) {
 
 fn open(root: &Path) -> Result<SqliteEngine, super::OpenError> {
     let found = migrations::discover(&root.join("migrations"))?;
-    SqliteEngine::open(&root.join("test.db"), 2, Arc::new(Policy::default()), &found)
+    SqliteEngine::open(
+        &root.join("test.db"),
+        2,
+        Arc::new(Policy::default()),
+        &found,
+    )
 }
 
 fn fixture() -> Fixture {
@@ -94,37 +99,103 @@ async fn guard_refuses_foreign_and_system_tables_without_the_parser() {
     let foreign = Denial::ForeignTable("quote_db__quotes".into());
     let cases = [
         ("SELECT * FROM quote_db__quotes", foreign.clone()),
-        ("SELECT e.id FROM analytics_db__events e LEFT JOIN quote_db__quotes q ON q.id = e.id", foreign.clone()),
-        ("SELECT (SELECT text FROM quote_db__quotes) FROM analytics_db__events", foreign.clone()),
-        ("SELECT id FROM analytics_db__events WHERE id IN (SELECT id FROM quote_db__quotes)", foreign.clone()),
-        ("WITH x AS (SELECT * FROM quote_db__quotes) SELECT * FROM x", foreign.clone()),
-        ("SELECT name FROM analytics_db__events UNION SELECT text FROM quote_db__quotes", foreign.clone()),
+        (
+            "SELECT e.id FROM analytics_db__events e LEFT JOIN quote_db__quotes q ON q.id = e.id",
+            foreign.clone(),
+        ),
+        (
+            "SELECT (SELECT text FROM quote_db__quotes) FROM analytics_db__events",
+            foreign.clone(),
+        ),
+        (
+            "SELECT id FROM analytics_db__events WHERE id IN (SELECT id FROM quote_db__quotes)",
+            foreign.clone(),
+        ),
+        (
+            "WITH x AS (SELECT * FROM quote_db__quotes) SELECT * FROM x",
+            foreign.clone(),
+        ),
+        (
+            "SELECT name FROM analytics_db__events UNION SELECT text FROM quote_db__quotes",
+            foreign.clone(),
+        ),
         ("DELETE FROM quote_db__quotes", foreign.clone()),
         ("UPDATE quote_db__quotes SET text = 'x'", foreign.clone()),
-        ("INSERT INTO quote_db__quotes (id, text) VALUES (2, 'x')", foreign.clone()),
-        ("INSERT INTO analytics_db__events (name) SELECT text FROM quote_db__quotes", foreign.clone()),
-        ("UPDATE analytics_db__events SET name = (SELECT text FROM quote_db__quotes)", foreign.clone()),
+        (
+            "INSERT INTO quote_db__quotes (id, text) VALUES (2, 'x')",
+            foreign.clone(),
+        ),
+        (
+            "INSERT INTO analytics_db__events (name) SELECT text FROM quote_db__quotes",
+            foreign.clone(),
+        ),
+        (
+            "UPDATE analytics_db__events SET name = (SELECT text FROM quote_db__quotes)",
+            foreign.clone(),
+        ),
         ("SELECT * FROM main.quote_db__quotes", foreign.clone()),
-        ("SELECT * FROM sqlite_master", Denial::SystemTable("sqlite_master".into())),
-        ("SELECT * FROM sqlite_schema", Denial::SystemTable("sqlite_master".into())),
-        ("SELECT * FROM analytics_db__events WHERE load_extension('x') IS NULL", Denial::Function("load_extension".into())),
-        ("SELECT sqlite_version()", Denial::Function("sqlite_version".into())),
-        ("SELECT randomblob(10)", Denial::Function("randomblob".into())),
-        ("PRAGMA table_info(analytics_db__events)", Denial::Action("PRAGMA")),
-        ("CREATE TABLE analytics_db__new (a)", Denial::Action("schema changes outside migrations")),
-        ("DROP TABLE analytics_db__events", Denial::Action("schema changes outside migrations")),
+        (
+            "SELECT * FROM sqlite_master",
+            Denial::SystemTable("sqlite_master".into()),
+        ),
+        (
+            "SELECT * FROM sqlite_schema",
+            Denial::SystemTable("sqlite_master".into()),
+        ),
+        (
+            "SELECT * FROM analytics_db__events WHERE load_extension('x') IS NULL",
+            Denial::Function("load_extension".into()),
+        ),
+        (
+            "SELECT sqlite_version()",
+            Denial::Function("sqlite_version".into()),
+        ),
+        (
+            "SELECT randomblob(10)",
+            Denial::Function("randomblob".into()),
+        ),
+        (
+            "PRAGMA table_info(analytics_db__events)",
+            Denial::Action("PRAGMA"),
+        ),
+        (
+            "CREATE TABLE analytics_db__new (a)",
+            Denial::Action("schema changes outside migrations"),
+        ),
+        (
+            "DROP TABLE analytics_db__events",
+            Denial::Action("schema changes outside migrations"),
+        ),
     ];
     for (sql, expected) in cases {
         assert_eq!(denial(&f, sql).await, expected, "{sql}");
     }
     // Table-valued pragma functions are refused whichever way SQLite reports them.
-    assert!(run(&f, job("SELECT * FROM pragma_table_info('analytics_db__events')", vec![])).await.is_err());
+    assert!(
+        run(
+            &f,
+            job(
+                "SELECT * FROM pragma_table_info('analytics_db__events')",
+                vec![]
+            )
+        )
+        .await
+        .is_err()
+    );
     // ATTACH is off at two levels: the guard and a limit of zero attached databases.
-    assert!(run(&f, job("ATTACH DATABASE 'other.db' AS other", vec![])).await.is_err());
+    assert!(
+        run(&f, job("ATTACH DATABASE 'other.db' AS other", vec![]))
+            .await
+            .is_err()
+    );
     // The foreign table is intact.
     let secret = f
         .engine
-        .with_writer(|c| c.query_row("SELECT count(*) FROM quote_db__quotes", [], |r| r.get::<_, i64>(0)))
+        .with_writer(|c| {
+            c.query_row("SELECT count(*) FROM quote_db__quotes", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
         .await
         .unwrap();
     assert_eq!(secret, 1);
@@ -156,7 +227,9 @@ async fn guard_allows_what_plugins_legitimately_write() {
         "DELETE FROM analytics_db__events WHERE name = 'zzz'",
     ];
     for sql in writes {
-        run(&f, job(sql, vec![])).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        run(&f, job(sql, vec![]))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     }
 }
 
@@ -164,7 +237,10 @@ async fn guard_allows_what_plugins_legitimately_write() {
 async fn a_cte_named_like_a_foreign_table_cannot_redirect_a_write() {
     let f = fixture();
     let sql = "WITH quote_db__quotes AS (SELECT 1 AS id) DELETE FROM quote_db__quotes";
-    assert_eq!(denial(&f, sql).await, Denial::ForeignTable("quote_db__quotes".into()));
+    assert_eq!(
+        denial(&f, sql).await,
+        Denial::ForeignTable("quote_db__quotes".into())
+    );
 }
 
 #[tokio::test]
@@ -179,7 +255,10 @@ async fn writes_need_allow_write_even_when_classified_as_reads() {
     let mut j = job("DELETE FROM analytics_db__events", vec![]);
     j.writes = false;
     assert!(matches!(run(&f, j).await, Err(ExecError::Execution { .. })));
-    assert_eq!(rows(&f, "SELECT count(*) AS c FROM analytics_db__events", vec![]).await, json!([{"c": 3}]));
+    assert_eq!(
+        rows(&f, "SELECT count(*) AS c FROM analytics_db__events", vec![]).await,
+        json!([{"c": 3}])
+    );
 }
 
 #[tokio::test]
@@ -216,14 +295,19 @@ async fn parameters_bind_by_name_and_values_encode_per_protocol() {
 #[tokio::test]
 async fn row_formats_and_duplicate_columns() {
     let f = fixture();
-    let mut j = job("SELECT id, name FROM analytics_db__events ORDER BY id LIMIT 2", vec![]);
+    let mut j = job(
+        "SELECT id, name FROM analytics_db__events ORDER BY id LIMIT 2",
+        vec![],
+    );
     j.row_format = RowFormat::Arrays;
     let outcome = run(&f, j).await.unwrap();
     assert_eq!(outcome.rows.columns_for_test(), ["id", "name"]);
     assert_eq!(rows_as_json(outcome.rows), json!([[1, "a"], [2, "b"]]));
 
     let dup = job("SELECT id, id FROM analytics_db__events", vec![]);
-    assert!(matches!(run(&f, dup).await, Err(ExecError::DuplicateColumn { column }) if column == "id"));
+    assert!(
+        matches!(run(&f, dup).await, Err(ExecError::DuplicateColumn { column }) if column == "id")
+    );
     let mut dup_arrays = job("SELECT id, id FROM analytics_db__events", vec![]);
     dup_arrays.row_format = RowFormat::Arrays;
     assert!(run(&f, dup_arrays).await.is_ok());
@@ -232,7 +316,10 @@ async fn row_formats_and_duplicate_columns() {
 #[tokio::test]
 async fn truncation_by_rows_and_by_bytes() {
     let f = fixture();
-    let mut j = job("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c", vec![]);
+    let mut j = job(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c",
+        vec![],
+    );
     j.max_rows = 10;
     let outcome = run(&f, j).await.unwrap();
     assert_eq!(outcome.row_count, 10);
@@ -246,7 +333,11 @@ async fn truncation_by_rows_and_by_bytes() {
     j.byte_budget = 10_000;
     let outcome = run(&f, j).await.unwrap();
     assert_eq!(outcome.rows.truncated(), Some(TruncatedReason::MaxBytes));
-    assert!(outcome.row_count > 50 && outcome.row_count < 100, "{}", outcome.row_count);
+    assert!(
+        outcome.row_count > 50 && outcome.row_count < 100,
+        "{}",
+        outcome.row_count
+    );
 }
 
 #[tokio::test]
@@ -261,18 +352,30 @@ async fn a_runaway_query_times_out_near_the_deadline_and_the_connection_recovers
     let deadline = j.deadline;
     let result = run(&f, j).await;
     let late = Instant::now().saturating_duration_since(deadline);
-    assert!(matches!(result, Err(ExecError::Timeout { timeout_ms: 200 })), "{result:?}");
-    assert!(late < Duration::from_millis(100), "answered {late:?} after the deadline");
+    assert!(
+        matches!(result, Err(ExecError::Timeout { timeout_ms: 200 })),
+        "{result:?}"
+    );
+    assert!(
+        late < Duration::from_millis(100),
+        "answered {late:?} after the deadline"
+    );
     // Both readers still work.
     for _ in 0..4 {
-        assert_eq!(rows(&f, "SELECT 1 AS one", vec![]).await, json!([{"one": 1}]));
+        assert_eq!(
+            rows(&f, "SELECT 1 AS one", vec![]).await,
+            json!([{"one": 1}])
+        );
     }
 }
 
 #[tokio::test]
 async fn batch_is_all_or_nothing() {
     let f = fixture();
-    let mut j = job("INSERT INTO analytics_db__events (name, n) VALUES ($1, $2)", vec![]);
+    let mut j = job(
+        "INSERT INTO analytics_db__events (name, n) VALUES ($1, $2)",
+        vec![],
+    );
     j.executions = vec![
         vec![SqlValue::Text("x1".into()), SqlValue::Integer(1)],
         vec![SqlValue::Text("x2".into()), SqlValue::Integer(2)],
@@ -286,26 +389,49 @@ async fn batch_is_all_or_nothing() {
         }) => {}
         other => panic!("expected a unique violation at entry 2, got {other:?}"),
     }
-    assert_eq!(rows(&f, "SELECT count(*) AS c FROM analytics_db__events", vec![]).await, json!([{"c": 3}]));
+    assert_eq!(
+        rows(&f, "SELECT count(*) AS c FROM analytics_db__events", vec![]).await,
+        json!([{"c": 3}])
+    );
 
-    let mut j = job("INSERT INTO analytics_db__events (name) VALUES ($1) RETURNING id, name", vec![]);
-    j.executions = vec![vec![SqlValue::Text("y1".into())], vec![SqlValue::Text("y2".into())]];
+    let mut j = job(
+        "INSERT INTO analytics_db__events (name) VALUES ($1) RETURNING id, name",
+        vec![],
+    );
+    j.executions = vec![
+        vec![SqlValue::Text("y1".into())],
+        vec![SqlValue::Text("y2".into())],
+    ];
     let outcome = run(&f, j).await.unwrap();
     assert_eq!(outcome.row_count, 2);
-    assert_eq!(rows_as_json(outcome.rows), json!([{"id": 4, "name": "y1"}, {"id": 5, "name": "y2"}]));
+    assert_eq!(
+        rows_as_json(outcome.rows),
+        json!([{"id": 4, "name": "y1"}, {"id": 5, "name": "y2"}])
+    );
 }
 
 #[tokio::test]
 async fn constraint_kinds_are_reported() {
     let f = fixture();
     let cases = [
-        ("INSERT INTO analytics_db__events (name) VALUES ('a')", Constraint::Unique),
-        ("INSERT INTO analytics_db__events (name) VALUES (NULL)", Constraint::NotNull),
-        ("INSERT INTO analytics_db__tags (event_id, tag) VALUES (999, 'x')", Constraint::ForeignKey),
+        (
+            "INSERT INTO analytics_db__events (name) VALUES ('a')",
+            Constraint::Unique,
+        ),
+        (
+            "INSERT INTO analytics_db__events (name) VALUES (NULL)",
+            Constraint::NotNull,
+        ),
+        (
+            "INSERT INTO analytics_db__tags (event_id, tag) VALUES (999, 'x')",
+            Constraint::ForeignKey,
+        ),
     ];
     for (sql, expected) in cases {
         match run(&f, job(sql, vec![])).await {
-            Err(ExecError::Execution { constraint, .. }) => assert_eq!(constraint, Some(expected), "{sql}"),
+            Err(ExecError::Execution { constraint, .. }) => {
+                assert_eq!(constraint, Some(expected), "{sql}")
+            }
             other => panic!("{sql}: {other:?}"),
         }
     }
@@ -321,7 +447,8 @@ async fn readers_do_not_wait_for_the_writer() {
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let writer = std::thread::spawn(move || {
         let conn = rusqlite::Connection::open(path).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE; UPDATE analytics_db__events SET n = 100;").unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE; UPDATE analytics_db__events SET n = 100;")
+            .unwrap();
         held_tx.send(()).unwrap();
         release_rx.recv_timeout(Duration::from_secs(10)).unwrap();
         conn.execute_batch("COMMIT").unwrap();
@@ -335,13 +462,21 @@ async fn readers_do_not_wait_for_the_writer() {
     // The reader saw the last committed state without waiting for the open write.
     assert_eq!(got, json!([{"s": 6}]));
     assert!(waited < Duration::from_secs(2), "{waited:?}");
-    assert_eq!(rows(&f, "SELECT sum(n) AS s FROM analytics_db__events", vec![]).await, json!([{"s": 300}]));
+    assert_eq!(
+        rows(&f, "SELECT sum(n) AS s FROM analytics_db__events", vec![]).await,
+        json!([{"s": 300}])
+    );
 }
 
 #[tokio::test]
 async fn count_over_a_cte_is_allowed_but_not_over_a_foreign_table() {
     let f = fixture();
-    let got = rows(&f, "WITH c(x) AS (VALUES (1), (2)) SELECT count(*) AS n FROM c", vec![]).await;
+    let got = rows(
+        &f,
+        "WITH c(x) AS (VALUES (1), (2)) SELECT count(*) AS n FROM c",
+        vec![],
+    )
+    .await;
     assert_eq!(got, json!([{"n": 2}]));
     assert_eq!(
         denial(&f, "SELECT count(*) FROM quote_db__quotes").await,
@@ -349,32 +484,81 @@ async fn count_over_a_cte_is_allowed_but_not_over_a_foreign_table() {
     );
     // A CTE that shadows a real foreign table's name stays refused: the guard cannot
     // tell them apart, and refusing is the safe side.
-    assert!(run(&f, job("WITH quote_db__quotes AS (SELECT 1) SELECT count(*) FROM quote_db__quotes", vec![])).await.is_err());
+    assert!(
+        run(
+            &f,
+            job(
+                "WITH quote_db__quotes AS (SELECT 1) SELECT count(*) FROM quote_db__quotes",
+                vec![]
+            )
+        )
+        .await
+        .is_err()
+    );
 }
 
 #[test]
 fn migrations_apply_once_in_order_and_refuse_foreign_objects() {
     let dir = tempfile::tempdir().unwrap();
-    write_migration(dir.path(), "analytics-db", "001_init.sql", "CREATE TABLE analytics_db__t (a INTEGER);");
-    write_migration(dir.path(), "analytics-db", "002_seed.sql", "INSERT INTO analytics_db__t VALUES (1);");
-    write_migration(dir.path(), "quote-db", "001_init.sql", "CREATE TABLE quote_db__quotes (id INTEGER PRIMARY KEY, t TEXT);");
+    write_migration(
+        dir.path(),
+        "analytics-db",
+        "001_init.sql",
+        "CREATE TABLE analytics_db__t (a INTEGER);",
+    );
+    write_migration(
+        dir.path(),
+        "analytics-db",
+        "002_seed.sql",
+        "INSERT INTO analytics_db__t VALUES (1);",
+    );
+    write_migration(
+        dir.path(),
+        "quote-db",
+        "001_init.sql",
+        "CREATE TABLE quote_db__quotes (id INTEGER PRIMARY KEY, t TEXT);",
+    );
     drop(open(dir.path()).unwrap());
     // Applied once: re-opening would fail on CREATE TABLE and double the seed otherwise.
     drop(open(dir.path()).unwrap());
     let conn = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
-    let n: i64 = conn.query_row("SELECT count(*) FROM analytics_db__t", [], |r| r.get(0)).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM analytics_db__t", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
 
     // A changed file is refused.
-    write_migration(dir.path(), "analytics-db", "002_seed.sql", "INSERT INTO analytics_db__t VALUES (2);");
+    write_migration(
+        dir.path(),
+        "analytics-db",
+        "002_seed.sql",
+        "INSERT INTO analytics_db__t VALUES (2);",
+    );
     let err = open(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("analytics-db/002_seed.sql") && err.contains("changed"), "{err}");
-    write_migration(dir.path(), "analytics-db", "002_seed.sql", "INSERT INTO analytics_db__t VALUES (1);");
+    assert!(
+        err.contains("analytics-db/002_seed.sql") && err.contains("changed"),
+        "{err}"
+    );
+    write_migration(
+        dir.path(),
+        "analytics-db",
+        "002_seed.sql",
+        "INSERT INTO analytics_db__t VALUES (1);",
+    );
 
     let refused = [
-        ("CREATE TABLE quote_db__stolen (a);", "'quote_db__stolen' is outside the plugin's prefix 'analytics_db__'"),
-        ("CREATE INDEX analytics_db__i ON quote_db__quotes(id);", "outside the plugin's prefix"),
-        ("INSERT INTO quote_db__quotes VALUES (9, 'x');", "'quote_db__quotes'"),
+        (
+            "CREATE TABLE quote_db__stolen (a);",
+            "'quote_db__stolen' is outside the plugin's prefix 'analytics_db__'",
+        ),
+        (
+            "CREATE INDEX analytics_db__i ON quote_db__quotes(id);",
+            "outside the plugin's prefix",
+        ),
+        (
+            "INSERT INTO quote_db__quotes VALUES (9, 'x');",
+            "'quote_db__quotes'",
+        ),
         ("PRAGMA writable_schema = 1;", "PRAGMA"),
         ("ATTACH DATABASE 'x.db' AS x;", "ATTACH"),
         ("DROP TABLE sqlite_master;", "system object"),
@@ -384,8 +568,10 @@ fn migrations_apply_once_in_order_and_refuse_foreign_objects() {
         let err = open(dir.path()).unwrap_err();
         let text = err.to_string();
         assert!(
-            matches!(err, super::OpenError::Migration(MigrationError::Refused { .. }))
-                && text.contains("analytics-db/003_bad.sql")
+            matches!(
+                err,
+                super::OpenError::Migration(MigrationError::Refused { .. })
+            ) && text.contains("analytics-db/003_bad.sql")
                 && text.contains(expected),
             "{sql}: {text}"
         );

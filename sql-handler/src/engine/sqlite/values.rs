@@ -10,17 +10,27 @@ use crate::engine::{Denial, ExecError};
 
 /// Binds `$1..$n` by name. SQLite numbers named parameters by first appearance, so binding
 /// by position would swap `SELECT $2, $1` (FIELD-NOTES.md).
-pub(crate) fn bind(stmt: &mut Statement<'_>, params: &[SqlValue], sql_prefix: &str) -> Result<(), ExecError> {
+pub(crate) fn bind(
+    stmt: &mut Statement<'_>,
+    params: &[SqlValue],
+    sql_prefix: &str,
+) -> Result<(), ExecError> {
     // Any parameter SQLite sees that is not one of ours (`?`, `:x`) would bind NULL.
     if stmt.parameter_count() != params.len() {
-        return Err(ExecError::Denied(Denial::Placeholder, sql_prefix.to_owned()));
+        return Err(ExecError::Denied(
+            Denial::Placeholder,
+            sql_prefix.to_owned(),
+        ));
     }
     for (i, value) in params.iter().enumerate() {
         let name = format!("${}", i + 1);
         let index = stmt
             .parameter_index(&name)
             .map_err(|e| ExecError::Internal(format!("parameter {name}: {e}")))?
-            .ok_or(ExecError::Denied(Denial::Placeholder, sql_prefix.to_owned()))?;
+            .ok_or(ExecError::Denied(
+                Denial::Placeholder,
+                sql_prefix.to_owned(),
+            ))?;
         stmt.raw_bind_parameter(index, Bound(value))
             .map_err(|e| ExecError::ParamType {
                 index: i + 1,
@@ -38,7 +48,9 @@ impl ToSql for Bound<'_> {
             SqlValue::Bool(b) => ToSqlOutput::Owned(SqliteValue::Integer(i64::from(*b))),
             SqlValue::Integer(i) => ToSqlOutput::Owned(SqliteValue::Integer(*i)),
             SqlValue::Real(x) => ToSqlOutput::Owned(SqliteValue::Real(*x)),
-            SqlValue::Text(s) | SqlValue::Json(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            SqlValue::Text(s) | SqlValue::Json(s) => {
+                ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+            }
             SqlValue::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
             // SqlValue is non-exhaustive; NULL is the only remaining form.
             _ => ToSqlOutput::Owned(SqliteValue::Null),
