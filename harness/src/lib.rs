@@ -108,6 +108,12 @@ impl NatsServer {
             .ok()
     }
 
+    /// Stops the server now, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The client URL, `nats://127.0.0.1:PORT`.
     #[must_use]
     pub fn url(&self) -> String {

@@ -21,6 +21,8 @@ use crate::pipeline::Pipeline;
 
 /// How long shutdown waits for the subscription to hand over its buffered requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the last replies to leave.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the handler could not start.
 #[derive(Debug, thiserror::Error)]
@@ -164,22 +166,47 @@ impl Handler {
         // Drain: the server stops sending, and requests already on their way to us are
         // still delivered and answered.
         if self.subscriber.drain().await.is_ok() {
-            let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-                while let Some(message) = self.subscriber.next().await {
-                    self.dispatch(message, &permits, &tracker);
-                }
-            })
-            .await;
-            if drained.is_err() {
-                tracing::warn!("subscription did not drain in time");
-            }
+            self.take_drained(&permits, &tracker).await;
         }
         tracker.close();
         tracker.wait().await;
-        if let Err(e) = self.client.flush().await {
-            tracing::warn!(error = %e, "could not flush the last replies");
+        if !self.is_connected() {
+            tracing::warn!("NATS unreachable at shutdown; replies not yet sent are lost with the connection");
+            tracing::info!("sql-handler stopped");
+            return;
+        }
+        // Bounded: with the server gone, async-nats would wait for a reconnect forever.
+        match tokio::time::timeout(FLUSH_TIMEOUT, self.client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not flush the last replies"),
+            Err(_) => tracing::warn!("NATS unreachable; the last replies may not have been delivered"),
         }
         tracing::info!("sql-handler stopped");
+    }
+
+    /// Dispatches the requests the subscription still delivers after `drain`, until the
+    /// server confirms the unsubscribe, the connection is lost, or [`DRAIN_TIMEOUT`].
+    async fn take_drained(&mut self, permits: &Arc<Semaphore>, tracker: &TaskTracker) {
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), self.subscriber.next()).await {
+                Ok(Some(message)) => self.dispatch(message, permits, tracker),
+                Ok(None) => return,
+                Err(_) if !self.is_connected() => {
+                    tracing::warn!("NATS connection lost while draining");
+                    return;
+                }
+                Err(_) if Instant::now() >= deadline => {
+                    tracing::warn!("subscription did not drain in time");
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
     }
 
     fn dispatch(&self, message: Message, permits: &Arc<Semaphore>, tracker: &TaskTracker) {

@@ -125,6 +125,11 @@ impl TestEnv {
         }
     }
 
+    /// Stops the NATS server under the running handler.
+    pub fn kill_nats(&mut self) {
+        self.nats.kill();
+    }
+
     /// Asks the handler to shut down and waits until it has.
     pub async fn stop(&mut self) {
         self.shutdown.cancel();

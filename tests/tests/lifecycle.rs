@@ -113,3 +113,11 @@ async fn one_audit_record_per_request_without_parameter_values() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["outcome"], "REQUEST_VALIDATION_ERROR");
 }
+
+#[tokio::test]
+async fn shutdown_does_not_hang_when_nats_is_gone() {
+    let mut env = TestEnv::start().await;
+    env.kill_nats();
+    // `stop` fails the test if the handler does not return within REPLY_WAIT.
+    env.stop().await;
+}
