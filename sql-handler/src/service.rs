@@ -171,7 +171,9 @@ impl Handler {
         tracker.close();
         tracker.wait().await;
         if !self.is_connected() {
-            tracing::warn!("NATS unreachable at shutdown; replies not yet sent are lost with the connection");
+            tracing::warn!(
+                "NATS unreachable at shutdown; replies not yet sent are lost with the connection"
+            );
             tracing::info!("sql-handler stopped");
             return;
         }
@@ -179,7 +181,9 @@ impl Handler {
         match tokio::time::timeout(FLUSH_TIMEOUT, self.client.flush()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "could not flush the last replies"),
-            Err(_) => tracing::warn!("NATS unreachable; the last replies may not have been delivered"),
+            Err(_) => {
+                tracing::warn!("NATS unreachable; the last replies may not have been delivered")
+            }
         }
         tracing::info!("sql-handler stopped");
     }

@@ -7,7 +7,10 @@
 //! It speaks the wire protocol with `sql-core`'s types, checking each statement with the
 //! same policy the handler applies before sending it.
 
-#![allow(clippy::print_stdout, reason = "printing results is this example's job")]
+#![allow(
+    clippy::print_stdout,
+    reason = "printing results is this example's job"
+)]
 
 use std::error::Error;
 use std::time::Duration;
@@ -25,14 +28,24 @@ struct Notes {
 }
 
 impl Notes {
-    async fn run(&self, query: &str, params: Value, allow_write: bool) -> Result<SuccessReply, BoxError> {
+    async fn run(
+        &self,
+        query: &str,
+        params: Value,
+        allow_write: bool,
+    ) -> Result<SuccessReply, BoxError> {
         // The same policy the handler applies: mistakes fail here, before the network.
         sql_core::check(query, &self.plugin, Dialect::Sqlite)?;
         self.send(query, params, allow_write).await
     }
 
     /// Sends without the local check, as a plugin that skips the library would.
-    async fn send(&self, query: &str, params: Value, allow_write: bool) -> Result<SuccessReply, BoxError> {
+    async fn send(
+        &self,
+        query: &str,
+        params: Value,
+        allow_write: bool,
+    ) -> Result<SuccessReply, BoxError> {
         let mut request = Request::new(query);
         request.params = params.as_array().cloned().unwrap_or_default();
         request.allow_write = allow_write;
@@ -44,7 +57,9 @@ impl Notes {
                 subject,
                 async_nats::Request::new()
                     .payload(body.into())
-                    .timeout(Some(Duration::from_millis(u64::from(request.timeout_ms) + 1000))),
+                    .timeout(Some(Duration::from_millis(
+                        u64::from(request.timeout_ms) + 1000,
+                    ))),
             )
             .await?;
         match Reply::from_slice(&message.payload)? {
@@ -71,17 +86,32 @@ async fn main() -> Result<(), BoxError> {
             true,
         )
         .await?;
-    println!("inserted {} notes: ids {:?}", inserted.row_count, ids(&inserted));
+    println!(
+        "inserted {} notes: ids {:?}",
+        inserted.row_count,
+        ids(&inserted)
+    );
 
     let updated = notes
-        .run("UPDATE quickstart__notes SET stars = stars + $1 WHERE author = $2", json!([5, "ada"]), true)
+        .run(
+            "UPDATE quickstart__notes SET stars = stars + $1 WHERE author = $2",
+            json!([5, "ada"]),
+            true,
+        )
         .await?;
     println!("updated {} note(s)", updated.row_count);
 
     let rows = notes
-        .run("SELECT id, author, body, stars FROM quickstart__notes ORDER BY id", json!([]), false)
+        .run(
+            "SELECT id, author, body, stars FROM quickstart__notes ORDER BY id",
+            json!([]),
+            false,
+        )
         .await?;
-    println!("{} row(s), {:.2} ms in the database:", rows.row_count, rows.execution_time_ms);
+    println!(
+        "{} row(s), {:.2} ms in the database:",
+        rows.row_count, rows.execution_time_ms
+    );
     println!("  {}", rows.columns.join(" | "));
     for row in &rows.rows {
         let cells: Vec<String> = rows.columns.iter().map(|c| row[c].to_string()).collect();
@@ -89,7 +119,11 @@ async fn main() -> Result<(), BoxError> {
     }
 
     let deleted = notes
-        .run("DELETE FROM quickstart__notes WHERE stars = $1", json!([0]), true)
+        .run(
+            "DELETE FROM quickstart__notes WHERE stars = $1",
+            json!([0]),
+            true,
+        )
         .await?;
     println!("deleted {} note(s)", deleted.row_count);
 
@@ -99,10 +133,24 @@ async fn main() -> Result<(), BoxError> {
         .await
         .err()
         .map(|e| e.to_string());
-    println!("the handler, asked for another plugin's table: {}", refused.as_deref().unwrap_or("allowed?!"));
+    println!(
+        "the handler, asked for another plugin's table: {}",
+        refused.as_deref().unwrap_or("allowed?!")
+    );
 
-    let left = notes.run("SELECT count(*) AS notes FROM quickstart__notes", json!([]), false).await?;
-    println!("notes left: {}", left.rows.first().map_or(Value::Null, |r| r["notes"].clone()));
+    let left = notes
+        .run(
+            "SELECT count(*) AS notes FROM quickstart__notes",
+            json!([]),
+            false,
+        )
+        .await?;
+    println!(
+        "notes left: {}",
+        left.rows
+            .first()
+            .map_or(Value::Null, |r| r["notes"].clone())
+    );
     Ok(())
 }
 
