@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_nats::{HeaderMap, Message, Subscriber};
 use futures::StreamExt;
 use sql_core::Policy;
-use sql_core::wire::{self, CORRELATION_ID_HEADER};
+use sql_core::wire::{self, CORRELATION_ID_HEADER, RequestError};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
@@ -215,11 +215,18 @@ impl Handler {
 
     fn dispatch(&self, message: Message, permits: &Arc<Semaphore>, tracker: &TaskTracker) {
         let received = Instant::now();
+        let correlation_id = correlation_id(message.headers.as_ref());
         let Some(reply_to) = message.reply.clone() else {
-            tracing::warn!(subject = %message.subject, "request without a reply subject ignored: nobody would read the reply");
+            // Nobody would read a reply, so nothing runs; the attempt is still audited.
+            let failure = Failure::Request(RequestError::new(
+                "reply",
+                "a request needs a reply subject",
+            ));
+            let _ = self
+                .pipeline
+                .refuse(&message.subject, &failure, &correlation_id);
             return;
         };
-        let correlation_id = correlation_id(message.headers.as_ref());
         let client = self.client.clone();
         let pipeline = Arc::clone(&self.pipeline);
         match Arc::clone(permits).try_acquire_owned() {

@@ -121,3 +121,36 @@ async fn shutdown_does_not_hang_when_nats_is_gone() {
     // `stop` fails the test if the handler does not return within REPLY_WAIT.
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_without_reply_subject_runs_nothing_but_is_audited() {
+    let env = TestEnv::start().await;
+    env.client
+        .publish_with_headers(
+            "rosey.db.sql.analytics-db.execute",
+            with_correlation_id("audit-no-reply-1"),
+            br#"{"query": "DELETE FROM analytics_db__events", "allow_write": true}"#
+                .to_vec()
+                .into(),
+        )
+        .await
+        .unwrap();
+    round_trip(&env.client).await;
+    let deadline = std::time::Instant::now() + REPLY_WAIT;
+    let records = loop {
+        let records = audit_records("audit-no-reply-1");
+        if !records.is_empty() || std::time::Instant::now() > deadline {
+            break records;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["outcome"], "REQUEST_VALIDATION_ERROR");
+    let left = env
+        .ok(
+            "analytics-db",
+            &json!({"query": "SELECT count(*) AS n FROM analytics_db__events"}),
+        )
+        .await;
+    assert_eq!(left.rows, vec![json!({"n": 3})]);
+}

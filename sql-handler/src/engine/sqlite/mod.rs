@@ -10,7 +10,7 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 use sql_core::Policy;
 use sql_core::wire::RowFormat;
+use tokio::sync::Semaphore;
 
 pub(crate) use guard::{Guard, GuardMode};
 
@@ -58,6 +59,42 @@ pub(crate) struct SqliteEngine {
     readers: Arc<ConnPool>,
     policy: Arc<Policy>,
     schema: Arc<SchemaNames>,
+    read_slots: PluginSlots,
+}
+
+/// Per-plugin limits on reads running at once: one less than the reader connections, so
+/// one plugin's slow reads can never take every reader from the others.
+#[derive(Debug)]
+struct PluginSlots {
+    per_plugin: usize,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl PluginSlots {
+    /// Entries kept before idle ones are dropped; plugins are few, but subjects are
+    /// chosen by senders.
+    const MAX_TRACKED: usize = 4096;
+
+    fn new(readers: usize) -> Self {
+        Self {
+            per_plugin: readers.saturating_sub(1).max(1),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn for_plugin(&self, plugin: &str) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.len() >= Self::MAX_TRACKED && !slots.contains_key(plugin) {
+            let full = self.per_plugin;
+            slots.retain(|_, s| s.available_permits() < full);
+        }
+        let per_plugin = self.per_plugin;
+        Arc::clone(
+            slots
+                .entry(plugin.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(per_plugin))),
+        )
+    }
 }
 
 /// The names of the database's real tables and views, reloaded when SQLite's schema
@@ -114,6 +151,7 @@ impl SqliteEngine {
         let schema = Arc::new(SchemaNames::default());
         migrate::apply(&mut writer, &policy, &schema, migrations)?;
 
+        let read_slots = PluginSlots::new(readers.max(1));
         let readers = (0..readers.max(1))
             .map(|_| {
                 let conn = Connection::open_with_flags(
@@ -130,6 +168,7 @@ impl SqliteEngine {
             readers: ConnPool::new(readers),
             policy,
             schema,
+            read_slots,
         })
     }
 
@@ -139,12 +178,23 @@ impl SqliteEngine {
 
     /// Runs `job` on a pooled connection in the blocking thread pool.
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
+        let timeout_ms = job.timeout_ms;
+        let _read_slot = if job.writes {
+            None
+        } else {
+            let slot = self.read_slots.for_plugin(job.plugin.name());
+            let permit = tokio::time::timeout_at(job.deadline.into(), slot.acquire_owned())
+                .await
+                .map_err(|_| ExecError::Timeout { timeout_ms })?
+                // The semaphore is never closed.
+                .map_err(|_| ExecError::Timeout { timeout_ms })?;
+            Some(permit)
+        };
         let pool = if job.writes {
             &self.writer
         } else {
             &self.readers
         };
-        let timeout_ms = job.timeout_ms;
         let conn = pool
             .acquire(job.deadline)
             .await

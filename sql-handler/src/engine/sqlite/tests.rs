@@ -582,3 +582,41 @@ fn migrations_apply_once_in_order_and_refuse_foreign_objects() {
         .unwrap();
     assert_eq!(tables, 0);
 }
+
+#[tokio::test]
+async fn one_plugins_slow_reads_never_take_every_reader() {
+    let f = fixture(); // two readers: each plugin may hold one
+    let slow = |plugin: &str| {
+        let mut j = job(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+            vec![],
+        );
+        j.plugin = Plugin::new(plugin).unwrap();
+        j.timeout_ms = 3000;
+        j.deadline = Instant::now() + Duration::from_millis(3000);
+        j
+    };
+    let other = async {
+        // Let the slow reads start and take what they can.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut fast = job("SELECT 1 AS one", vec![]);
+        fast.plugin = Plugin::new("quote-db").unwrap();
+        let started = Instant::now();
+        let outcome = run(&f, fast).await;
+        (outcome.is_ok(), started.elapsed())
+    };
+    let (a, b, (ok, waited)) = tokio::join!(
+        run(&f, slow("analytics-db")),
+        run(&f, slow("analytics-db")),
+        other
+    );
+    assert!(ok);
+    assert!(
+        waited < Duration::from_secs(1),
+        "the other plugin waited {waited:?}"
+    );
+    // Both slow reads ran out of time: the second one waited for its plugin's only slot.
+    assert!(
+        matches!(a, Err(ExecError::Timeout { .. })) && matches!(b, Err(ExecError::Timeout { .. }))
+    );
+}
