@@ -314,3 +314,39 @@ async fn overloaded_when_at_the_concurrency_cap() {
     assert_eq!(overloaded.details["transient"], true);
     assert!(matches!(slow_reply, Reply::Error(e) if e.code() == Some(ErrorCode::Timeout)));
 }
+
+#[tokio::test]
+async fn hostile_nesting_gets_a_reply_and_the_handler_survives() {
+    let env = TestEnv::start().await;
+    let queries = [
+        // A flat chain the parser turns into a tree as deep as it is long.
+        format!("SELECT {}1", "1+".repeat(30_000)),
+        format!(
+            "SELECT 1 FROM analytics_db__events WHERE {}1",
+            "n = 1 OR ".repeat(6_000)
+        ),
+        // Deep parentheses hit the parser's recursion limit.
+        format!("SELECT {}1{}", "(".repeat(20_000), ")".repeat(20_000)),
+        format!(
+            "SELECT * FROM {}analytics_db__events{}",
+            "(SELECT * FROM ".repeat(3_000),
+            ")".repeat(3_000)
+        ),
+    ];
+    for query in &queries {
+        let reply = env.err(PLUGIN, &json!({"query": query})).await;
+        assert_eq!(
+            reply.code(),
+            Some(ErrorCode::ParseError),
+            "{}",
+            &query[..60]
+        );
+    }
+    let reply = env
+        .ok(
+            PLUGIN,
+            &json!({"query": "SELECT count(*) AS n FROM analytics_db__events"}),
+        )
+        .await;
+    assert_eq!(reply.rows, vec![json!({"n": 3})]);
+}
