@@ -26,6 +26,7 @@ mod code;
 mod plugin;
 mod policy;
 mod query_text;
+mod rate_limit;
 pub mod value;
 pub mod wire;
 
@@ -33,3 +34,4 @@ pub use code::{ALL_ERROR_CODES, ErrorCode, UnknownErrorCode};
 pub use plugin::{MAX_PLUGIN_NAME_LEN, Plugin, PluginNameError, TableOwner, is_system_name};
 pub use policy::{Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check};
 pub use query_text::{query_hash, query_preview};
+pub use rate_limit::{RateLimit, RateLimited, RateStatus, SlidingWindows};

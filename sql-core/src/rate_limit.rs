@@ -1,0 +1,245 @@
+//! A per-key sliding-window rate limit, shared by the client (FR-5) and the handler (which
+//! limits plugins that skip the client library). Pure logic: the caller passes the time, so
+//! it is exact in tests.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// A limit: at most `max` events in any `window`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let limit = sql_core::RateLimit::per_minute(100);
+/// assert_eq!(limit.max(), 100);
+/// assert_eq!(limit.window(), Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    max: u32,
+    window: Duration,
+}
+
+impl RateLimit {
+    /// At most `max` events in any `window`. A `max` of 0 refuses everything.
+    #[must_use]
+    pub const fn new(max: u32, window: Duration) -> Self {
+        Self { max, window }
+    }
+
+    /// At most `max` events in any 60 seconds.
+    #[must_use]
+    pub const fn per_minute(max: u32) -> Self {
+        Self::new(max, Duration::from_secs(60))
+    }
+
+    /// Events allowed per window.
+    #[must_use]
+    pub const fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// The window's length.
+    #[must_use]
+    pub const fn window(&self) -> Duration {
+        self.window
+    }
+}
+
+/// Why an event was refused, and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// The limit in force.
+    pub limit: RateLimit,
+    /// How long until the oldest counted event leaves the window.
+    pub retry_after: Duration,
+}
+
+/// How much of a key's limit is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateStatus {
+    /// The limit in force.
+    pub limit: RateLimit,
+    /// Events counted in the current window.
+    pub used: u32,
+    /// Events still allowed in the current window.
+    pub remaining: u32,
+}
+
+/// Sliding-window counters for many keys (plugins), each with its own limit or the
+/// default one.
+///
+/// The window is exact: it keeps the time of each counted event, at most `max` per key.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use sql_core::{RateLimit, SlidingWindows};
+///
+/// let mut windows = SlidingWindows::new(RateLimit::new(2, Duration::from_secs(60)));
+/// let t0 = Instant::now();
+/// assert!(windows.try_acquire("analytics-db", t0).is_ok());
+/// assert!(windows.try_acquire("analytics-db", t0).is_ok());
+/// let refused = windows.try_acquire("analytics-db", t0 + Duration::from_secs(10)).unwrap_err();
+/// assert_eq!(refused.retry_after, Duration::from_secs(50));
+/// // Another plugin has its own window.
+/// assert!(windows.try_acquire("quote-db", t0).is_ok());
+/// // Once the first events leave the window, there is room again.
+/// assert!(windows.try_acquire("analytics-db", t0 + Duration::from_secs(60)).is_ok());
+/// ```
+#[derive(Debug, Clone)]
+pub struct SlidingWindows {
+    default: RateLimit,
+    overrides: HashMap<String, RateLimit>,
+    events: HashMap<String, VecDeque<Instant>>,
+}
+
+impl SlidingWindows {
+    /// Counters where every key has `default` unless set otherwise.
+    #[must_use]
+    pub fn new(default: RateLimit) -> Self {
+        Self {
+            default,
+            overrides: HashMap::new(),
+            events: HashMap::new(),
+        }
+    }
+
+    /// Sets `key`'s own limit, taking effect for the next event. Events already counted
+    /// stay counted.
+    pub fn set_limit(&mut self, key: &str, limit: RateLimit) {
+        self.overrides.insert(key.to_owned(), limit);
+    }
+
+    /// Changes the limit of every key without one of its own.
+    pub fn set_default(&mut self, limit: RateLimit) {
+        self.default = limit;
+    }
+
+    /// The limit in force for `key`.
+    #[must_use]
+    pub fn limit(&self, key: &str) -> RateLimit {
+        self.overrides.get(key).copied().unwrap_or(self.default)
+    }
+
+    /// Counts one event for `key` at `now` if the limit allows it.
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`] with the time until an event leaves the window.
+    pub fn try_acquire(&mut self, key: &str, now: Instant) -> Result<(), RateLimited> {
+        let limit = self.limit(key);
+        let events = self.events.entry(key.to_owned()).or_default();
+        expire(events, limit.window, now);
+        if events.len() < limit.max as usize {
+            events.push_back(now);
+            return Ok(());
+        }
+        let retry_after = events.front().map_or(limit.window, |oldest| {
+            (*oldest + limit.window).saturating_duration_since(now)
+        });
+        Err(RateLimited { limit, retry_after })
+    }
+
+    /// How much of `key`'s limit is in use at `now`.
+    #[must_use]
+    pub fn status(&self, key: &str, now: Instant) -> RateStatus {
+        let limit = self.limit(key);
+        let used = self.events.get(key).map_or(0, |events| {
+            events
+                .iter()
+                .filter(|t| now.saturating_duration_since(**t) < limit.window)
+                .count()
+        });
+        let used = u32::try_from(used).unwrap_or(u32::MAX);
+        RateStatus {
+            limit,
+            used,
+            remaining: limit.max.saturating_sub(used),
+        }
+    }
+
+    /// Drops keys with no event in their window, so memory follows the active keys.
+    pub fn prune(&mut self, now: Instant) {
+        let (default, overrides) = (self.default, &self.overrides);
+        self.events.retain(|key, events| {
+            let window = overrides.get(key).map_or(default.window, |l| l.window);
+            expire(events, window, now);
+            !events.is_empty()
+        });
+    }
+}
+
+fn expire(events: &mut VecDeque<Instant>, window: Duration, now: Instant) {
+    while events
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
+        events.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_slides_event_by_event() {
+        let mut w = SlidingWindows::new(RateLimit::new(3, Duration::from_secs(10)));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(w.try_acquire("p", at(0)).is_ok());
+        assert!(w.try_acquire("p", at(4)).is_ok());
+        assert!(w.try_acquire("p", at(8)).is_ok());
+        assert_eq!(
+            w.try_acquire("p", at(9)).unwrap_err().retry_after,
+            Duration::from_secs(1)
+        );
+        // At 10 s the first event leaves; the one at 4 s is still in.
+        assert!(w.try_acquire("p", at(10)).is_ok());
+        assert_eq!(
+            w.try_acquire("p", at(11)).unwrap_err().retry_after,
+            Duration::from_secs(3)
+        );
+        let status = w.status("p", at(11));
+        assert_eq!((status.used, status.remaining), (3, 0));
+    }
+
+    #[test]
+    fn refused_events_are_not_counted() {
+        let mut w = SlidingWindows::new(RateLimit::new(1, Duration::from_secs(10)));
+        let t0 = Instant::now();
+        assert!(w.try_acquire("p", t0).is_ok());
+        for s in 1..10 {
+            assert!(w.try_acquire("p", t0 + Duration::from_secs(s)).is_err());
+        }
+        assert!(w.try_acquire("p", t0 + Duration::from_secs(10)).is_ok());
+    }
+
+    #[test]
+    fn limits_change_at_run_time_per_key() {
+        let mut w = SlidingWindows::new(RateLimit::per_minute(1));
+        let t0 = Instant::now();
+        assert!(w.try_acquire("a", t0).is_ok());
+        assert!(w.try_acquire("a", t0).is_err());
+        w.set_limit("a", RateLimit::per_minute(3));
+        assert!(w.try_acquire("a", t0).is_ok());
+        assert_eq!(w.status("a", t0).remaining, 1);
+        assert_eq!(w.limit("b"), RateLimit::per_minute(1));
+        w.set_default(RateLimit::per_minute(0));
+        assert!(w.try_acquire("b", t0).is_err());
+    }
+
+    #[test]
+    fn prune_forgets_idle_keys() {
+        let mut w = SlidingWindows::new(RateLimit::new(5, Duration::from_secs(1)));
+        let t0 = Instant::now();
+        for i in 0..100 {
+            let _ = w.try_acquire(&format!("k{i}"), t0);
+        }
+        w.prune(t0 + Duration::from_secs(2));
+        assert!(w.events.is_empty());
+    }
+}
