@@ -1,0 +1,457 @@
+//! The client: one NATS connection, one plugin, every query through the same path of
+//! checks, rate limit, request with retries, audit, slow log and metrics.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::{HeaderMap, RequestErrorKind};
+use serde_json::{Map, Value, json};
+use sql_core::wire::{self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, Reply, Request, RowFormat};
+use sql_core::{ErrorCode, Plugin, StatementKind};
+
+use crate::audit::{self, AuditRecord};
+use crate::error::{ErrorDetail, SqlError};
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::options::ClientConfig;
+use crate::query::{Delete, Insert, Kind, ParamRow, Query, Select, Update};
+use crate::rate_limit::RateLimiter;
+use crate::result::SqlResult;
+use crate::retry;
+use crate::row::SqlRow;
+
+/// Client-side code of a reply that did not come in time.
+const REPLY_TIMEOUT: &str = "REPLY_TIMEOUT";
+
+/// Runs a plugin's queries through `sql-handler` over NATS.
+///
+/// Cheap to clone: clones share the NATS connection, the rate limiter and the metrics, so
+/// one client can serve every task of a plugin.
+///
+/// # Examples
+///
+/// ```no_run
+/// use sql_client::{Query, Row, Select, SqlClient};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let nats = async_nats::connect("nats://127.0.0.1:4222").await?;
+/// let client = SqlClient::new(nats, "analytics-db")?;
+/// let query = Query::<Select>::checked("SELECT id, name FROM analytics_db__events WHERE user_id = $1", client.plugin())?
+///     .bind("alice")?;
+/// for row in client.select::<Row>(query).await? {
+///     println!("{}: {}", row.get::<i64>("id")?, row.get::<String>("name")?);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqlClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    nats: async_nats::Client,
+    plugin: Plugin,
+    subject: String,
+    config: ClientConfig,
+    limiter: RateLimiter,
+    metrics: Metrics,
+}
+
+/// One request on its way: everything the send loop and the audit record need.
+struct Call {
+    kind: StatementKind,
+    sql: Cow<'static, str>,
+    params: Vec<Value>,
+    batch: Option<Vec<Vec<Value>>>,
+    timeout: Duration,
+    max_rows: Option<u32>,
+    row_format: RowFormat,
+}
+
+impl SqlClient {
+    /// A client for `plugin` with the default [`ClientConfig`].
+    ///
+    /// # Errors
+    ///
+    /// [`SqlError::Validation`] when `plugin` is not a valid plugin name.
+    pub fn new(nats: async_nats::Client, plugin: &str) -> Result<Self, SqlError> {
+        Self::with_config(nats, plugin, ClientConfig::default())
+    }
+
+    /// A client for `plugin` with `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`SqlError::Validation`] when `plugin` is not a valid plugin name.
+    pub fn with_config(nats: async_nats::Client, plugin: &str, config: ClientConfig) -> Result<Self, SqlError> {
+        let plugin = Plugin::new(plugin).map_err(|e| {
+            SqlError::Validation(Box::new(ErrorDetail::new(ErrorCode::RequestValidationError.as_str(), e.to_string(), "")))
+                .with_attempts(0)
+        })?;
+        let limiter = config.rate_limiter.clone().unwrap_or_else(|| RateLimiter::new(config.rate_limit));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                subject: wire::subject(&config.subject_prefix, &plugin),
+                nats,
+                plugin,
+                config,
+                limiter,
+                metrics: Metrics::default(),
+            }),
+        })
+    }
+
+    /// The plugin this client speaks for.
+    #[must_use]
+    pub fn plugin(&self) -> &Plugin {
+        &self.inner.plugin
+    }
+
+    /// The rate limiter in use, to read its status or change limits at run time.
+    #[must_use]
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+
+    /// Runs any statement and returns the full result.
+    ///
+    /// # Errors
+    ///
+    /// [`SqlError`] of the kind that fits the failure; transient failures are retried
+    /// first (PROTOCOL.md section 7).
+    pub async fn execute<K: Kind>(&self, query: Query<K>) -> Result<SqlResult, SqlError> {
+        self.run(query, None).await
+    }
+
+    /// Runs a read and converts every row to `T` ([`Row`](crate::Row) for untyped rows).
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlClient::execute`], and [`SqlError::Decode`] naming the column when a row
+    /// does not convert.
+    pub async fn select<T: SqlRow>(&self, query: Query<Select>) -> Result<Vec<T>, SqlError> {
+        let preview = query.preview();
+        let result = self.run(query, None).await?;
+        result.rows_as().map_err(|e| SqlError::decode(e.to_string(), &preview))
+    }
+
+    /// Runs a read and converts its first row, if any. Asks the handler for one row unless
+    /// the query sets `max_rows` itself.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlClient::select`].
+    pub async fn select_one<T: SqlRow>(&self, query: Query<Select>) -> Result<Option<T>, SqlError> {
+        let query = if query.options().1.is_none() { query.max_rows(1) } else { query };
+        let preview = query.preview();
+        let result = self.run(query, None).await?;
+        result
+            .first()
+            .map(T::from_row)
+            .transpose()
+            .map_err(|e| SqlError::decode(e.to_string(), &preview))
+    }
+
+    /// Runs an `INSERT` and returns the rows inserted.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlClient::execute`].
+    pub async fn insert(&self, query: Query<Insert>) -> Result<u64, SqlError> {
+        Ok(self.run(query, None).await?.row_count())
+    }
+
+    /// Runs one `INSERT` once per row of parameters, in one request and one transaction:
+    /// all rows are inserted or none. At most 1000 rows per call.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlClient::execute`]; [`SqlError::Validation`] when a row's length differs from
+    /// the placeholders or there are more than 1000 rows. A failing row's index is in the
+    /// error's `details.batch_index`.
+    pub async fn insert_many<R, I>(&self, query: Query<Insert>, rows: I) -> Result<u64, SqlError>
+    where
+        R: ParamRow,
+        I: IntoIterator<Item = R>,
+    {
+        let preview = query.preview();
+        let batch = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                row.into_params().map_err(|reason| {
+                    validation(ErrorCode::ParamTypeError, format!("row {i} cannot be encoded: {reason}"), &preview, json!({"batch_index": i}))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.run(query, Some(batch)).await?.row_count())
+    }
+
+    /// Runs an `UPDATE` and returns the rows changed.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlClient::execute`].
+    pub async fn update(&self, query: Query<Update>) -> Result<u64, SqlError> {
+        Ok(self.run(query, None).await?.row_count())
+    }
+
+    /// Runs a `DELETE` and returns the rows deleted.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlClient::execute`].
+    pub async fn delete(&self, query: Query<Delete>) -> Result<u64, SqlError> {
+        Ok(self.run(query, None).await?.row_count())
+    }
+
+    /// The client's metrics now, with its plugin's rate-limit status.
+    #[must_use]
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics.snapshot(self.inner.limiter.status(self.inner.plugin.name()))
+    }
+
+    async fn run<K: Kind>(&self, query: Query<K>, batch: Option<Vec<Vec<Value>>>) -> Result<SqlResult, SqlError> {
+        let started = Instant::now();
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let checked = self.prepare(query, batch);
+        let (call, outcome) = match checked {
+            Ok(call) => {
+                let outcome = self.send(&call, &correlation_id).await;
+                (Some(call), outcome)
+            }
+            Err((call, err)) => (call, Err((err, 0))),
+        };
+        let elapsed = started.elapsed();
+        let (result, attempts) = match outcome {
+            Ok((result, attempts)) => (Ok(result.with_correlation_id(&correlation_id)), attempts),
+            Err((err, attempts)) => (Err(err.with_attempts(attempts).with_correlation_id(&correlation_id)), attempts),
+        };
+        self.record(call.as_ref(), &result, elapsed, attempts, &correlation_id);
+        result
+    }
+
+    /// Local checks before anything is sent: the plugin, the parameter counts, the timeout
+    /// and the rate limit.
+    #[allow(clippy::type_complexity)]
+    fn prepare<K: Kind>(&self, query: Query<K>, batch: Option<Vec<Vec<Value>>>) -> Result<Call, (Option<Call>, SqlError)> {
+        let preview = query.preview();
+        let fail = |err| (None, err);
+        if let Some(plugin) = query.plugin()
+            && plugin != &self.inner.plugin
+        {
+            return Err(fail(validation(
+                ErrorCode::NamespaceViolation,
+                format!("the query was checked for plugin '{plugin}' but this client is '{}'", self.inner.plugin),
+                &preview,
+                json!({"expected_prefix": self.inner.plugin.table_prefix()}),
+            )));
+        }
+        let placeholders = query.placeholders();
+        let (timeout, max_rows, row_format) = query.options();
+        let timeout = timeout.unwrap_or(self.inner.config.timeout);
+        let (sql, params) = query.into_parts();
+        let lists: Vec<(&Vec<Value>, Option<usize>)> = match &batch {
+            Some(rows) => rows.iter().enumerate().map(|(i, r)| (r, Some(i))).collect(),
+            None => vec![(&params, None)],
+        };
+        for (list, batch_index) in lists {
+            if list.len() != placeholders {
+                let mut details = json!({"expected": placeholders, "provided": list.len()});
+                if let Some(i) = batch_index {
+                    details["batch_index"] = json!(i);
+                }
+                return Err(fail(validation(
+                    ErrorCode::ParamCountMismatch,
+                    format!("the statement takes {placeholders} parameter(s) but {} were given", list.len()),
+                    &preview,
+                    details,
+                )));
+            }
+        }
+        if batch.as_ref().is_some_and(|b| b.len() > wire::MAX_BATCH_ENTRIES) {
+            return Err(fail(validation(
+                ErrorCode::RequestValidationError,
+                format!("insert_many takes at most {} rows per call", wire::MAX_BATCH_ENTRIES),
+                &preview,
+                json!({"field": "batch"}),
+            )));
+        }
+        let timeout_ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        if !(wire::MIN_TIMEOUT_MS..=wire::MAX_TIMEOUT_MS).contains(&timeout_ms) {
+            return Err(fail(validation(
+                ErrorCode::RequestValidationError,
+                format!("timeout must be {} to {} ms, not {timeout_ms}", wire::MIN_TIMEOUT_MS, wire::MAX_TIMEOUT_MS),
+                &preview,
+                json!({"field": "timeout_ms"}),
+            )));
+        }
+        let call = Call {
+            kind: K::KIND,
+            sql,
+            params,
+            batch,
+            timeout,
+            max_rows,
+            row_format,
+        };
+        if let Err(limited) = self.inner.limiter.try_acquire(self.inner.plugin.name()) {
+            self.inner.metrics.record_rate_limited();
+            let retry_after_ms = u64::try_from(limited.retry_after.as_millis()).unwrap_or(u64::MAX);
+            let err = SqlError::RateLimit(Box::new(
+                ErrorDetail::new(
+                    ErrorCode::RateLimit.as_str(),
+                    format!(
+                        "plugin '{}' may run {} queries per {} s; retry in {retry_after_ms} ms",
+                        self.inner.plugin,
+                        limited.limit.max(),
+                        limited.limit.window().as_secs()
+                    ),
+                    &preview,
+                )
+                .with_details(object(json!({
+                    "limit": limited.limit.max(),
+                    "window_seconds": limited.limit.window().as_secs(),
+                    "retry_after_ms": retry_after_ms,
+                }))),
+            ));
+            return Err((Some(call), err));
+        }
+        Ok(call)
+    }
+
+    /// Sends the request, retrying what PROTOCOL.md section 7 allows.
+    async fn send(&self, call: &Call, correlation_id: &str) -> Result<(SqlResult, u32), (SqlError, u32)> {
+        let preview = sql_core::query_preview(&call.sql, audit::AUDIT_PREVIEW_CHARS);
+        let is_write = call.kind.is_write();
+        let mut request = Request::new(call.sql.as_ref());
+        request.params.clone_from(&call.params);
+        request.allow_write = is_write;
+        request.timeout_ms = u32::try_from(call.timeout.as_millis()).unwrap_or(wire::MAX_TIMEOUT_MS);
+        if let Some(max_rows) = call.max_rows {
+            request.max_rows = max_rows;
+        }
+        request.batch.clone_from(&call.batch);
+        request.row_format = call.row_format;
+        let body: bytes::Bytes = serde_json::to_vec(&request)
+            .map_err(|e| (SqlError::decode(format!("cannot encode the request: {e}"), &preview), 0))?
+            .into();
+        let mut headers = HeaderMap::new();
+        headers.insert(CORRELATION_ID_HEADER, correlation_id);
+        if is_write {
+            // One key for every attempt: the handler applies it at most once.
+            headers.insert(IDEMPOTENCY_KEY_HEADER, uuid::Uuid::new_v4().to_string().as_str());
+        }
+        let wait = call.timeout + self.inner.config.reply_margin;
+        let mut delays = self.inner.config.backoff.delays(self.inner.config.max_retries);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let err = match self.send_once(body.clone(), headers.clone(), wait, &preview).await {
+                Ok(result) => return Ok((result, attempts)),
+                Err(err) => err,
+            };
+            if !retry::is_retryable(&err, is_write, is_write) {
+                return Err((err, attempts));
+            }
+            let Some(delay) = delays.next() else {
+                return Err((err, attempts));
+            };
+            self.inner.metrics.record_retry();
+            tracing::debug!(correlation_id, attempt = attempts, code = err.code(), ?delay, "retrying sql request");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn send_once(&self, body: bytes::Bytes, headers: HeaderMap, wait: Duration, preview: &str) -> Result<SqlResult, SqlError> {
+        let request = async_nats::Request::new().payload(body).headers(headers).timeout(Some(wait));
+        let message = match self.inner.nats.send_request(self.inner.subject.clone(), request).await {
+            Ok(message) => message,
+            Err(e) => {
+                return Err(match e.kind() {
+                    RequestErrorKind::NoResponders => {
+                        SqlError::transport(format!("no sql-handler is listening on {}", self.inner.subject), preview)
+                    }
+                    RequestErrorKind::TimedOut => SqlError::Timeout(Box::new(
+                        ErrorDetail::new(REPLY_TIMEOUT, format!("no reply within {} ms", wait.as_millis()), preview)
+                            .with_details(object(json!({"timeout_ms": wait.as_millis().saturating_sub(self.inner.config.reply_margin.as_millis())}))),
+                    )),
+                    _ => SqlError::transport(format!("cannot send the request: {e}"), preview),
+                });
+            }
+        };
+        match Reply::from_slice(&message.payload) {
+            Ok(Reply::Success(reply)) => SqlResult::from_reply(reply).map_err(|e| SqlError::decode(e, preview)),
+            Ok(Reply::Error(reply)) => Err(SqlError::from_reply(reply, preview)),
+            Ok(_) => Err(SqlError::decode("a reply of an unknown shape", preview)),
+            Err(e) => Err(SqlError::decode(format!("the reply is not a protocol reply: {e}"), preview)),
+        }
+    }
+
+    fn record(&self, call: Option<&Call>, result: &Result<SqlResult, SqlError>, elapsed: Duration, attempts: u32, correlation_id: &str) {
+        let metrics = &self.inner.metrics;
+        let (sql, params, param_count) = match call {
+            Some(call) => {
+                let count = call.batch.as_ref().and_then(|b| b.first()).map_or(call.params.len(), Vec::len);
+                (call.sql.as_ref(), call.params.as_slice(), count)
+            }
+            None => ("", &[][..], 0),
+        };
+        let error = result.as_ref().err();
+        let got_reply = attempts > 0;
+        metrics.record_query(got_reply.then_some(elapsed), error.is_some());
+        let query_hash = sql_core::query_hash(sql);
+        let record = AuditRecord {
+            plugin: self.inner.plugin.name(),
+            query: sql,
+            query_hash: &query_hash,
+            param_count,
+            row_count: result.as_ref().map_or(0, SqlResult::row_count),
+            elapsed,
+            truncated: result.as_ref().is_ok_and(SqlResult::truncated),
+            correlation_id,
+            attempts,
+            error,
+        };
+        record.emit();
+        let threshold = self.inner.config.slow_query_threshold;
+        if got_reply && elapsed > threshold {
+            metrics.record_slow(&query_hash, &sql_core::query_preview(sql, audit::AUDIT_PREVIEW_CHARS), elapsed);
+            audit::slow_query(&record, params, threshold, self.inner.config.slow_query_params);
+        }
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn validation(code: ErrorCode, message: String, preview: &str, details: Value) -> SqlError {
+    SqlError::from_code(code, Box::new(ErrorDetail::new(code.as_str(), message, preview).with_details(object(details)))).with_attempts(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn the_client_is_shareable() {
+        assert_send_sync::<SqlClient>();
+    }
+
+    #[allow(dead_code, reason = "compile-time check only")]
+    fn futures_are_send(client: &SqlClient, q: Query<Select>) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(client.select::<crate::Row>(q));
+    }
+}

@@ -1,0 +1,323 @@
+//! The client's error: one kind per family of the specification (validation, execution,
+//! timeout, permission, rate limit) plus transport and decode, each carrying the wire code,
+//! message, details and the query it concerns.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sql_core::ErrorCode;
+use sql_core::wire::ErrorReply;
+
+/// Everything known about one failure, whatever its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorDetail {
+    code: String,
+    message: String,
+    details: Map<String, Value>,
+    query_preview: String,
+    attempts: u32,
+    correlation_id: String,
+}
+
+impl ErrorDetail {
+    pub(crate) fn new(code: impl Into<String>, message: impl Into<String>, query_preview: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            details: Map::new(),
+            query_preview: query_preview.into(),
+            attempts: 1,
+            correlation_id: String::new(),
+        }
+    }
+
+    pub(crate) fn with_details(mut self, details: Map<String, Value>) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The wire code as sent (`NAMESPACE_VIOLATION`, ...), or the client's own code for
+    /// failures that never reached the handler (`TRANSPORT_ERROR`, `DECODE_ERROR`).
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// What went wrong, for people.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The reply's `details` (PROTOCOL.md section 3), or the client's own.
+    #[must_use]
+    pub fn details(&self) -> &Map<String, Value> {
+        &self.details
+    }
+
+    /// The first 100 characters of the query, whitespace collapsed.
+    #[must_use]
+    pub fn query_preview(&self) -> &str {
+        &self.query_preview
+    }
+
+    /// The id the query carried, as in both sides' audit records.
+    #[must_use]
+    pub fn correlation_id(&self) -> &str {
+        &self.correlation_id
+    }
+
+    /// How many times the request was sent (1 when it was not retried, 0 when it was
+    /// refused before sending).
+    #[must_use]
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+impl fmt::Display for ErrorDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)?;
+        if self.attempts > 1 {
+            write!(f, " after {} attempts", self.attempts)?;
+        }
+        if !self.query_preview.is_empty() {
+            write!(f, "; query: {}", self.query_preview)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a query failed.
+///
+/// Match on the variant for the family, or on [`SqlError::code`] for the exact wire code;
+/// never on message text.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{Query, Select, SqlError};
+/// use sql_core::Plugin;
+///
+/// let plugin = Plugin::new("analytics-db")?;
+/// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+/// assert!(matches!(err, SqlError::Permission(_)));
+/// assert_eq!(err.code(), "NAMESPACE_VIOLATION");
+/// assert!(!err.is_transient());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqlError {
+    /// The query or its parameters are invalid; fix the call (PARSE_ERROR,
+    /// FORBIDDEN_STATEMENT, PARAM_COUNT_MISMATCH, ...).
+    #[error("invalid query: {0}")]
+    Validation(Box<ErrorDetail>),
+    /// The database refused or failed the statement (EXECUTION_ERROR, OVERLOADED,
+    /// INTERNAL_ERROR, and codes this version does not know).
+    #[error("query failed: {0}")]
+    Execution(Box<ErrorDetail>),
+    /// The query ran past its timeout, in the database or waiting for the reply.
+    #[error("query timed out: {0}")]
+    Timeout(Box<ErrorDetail>),
+    /// The plugin may not do this: another plugin's or a system table, or a write without
+    /// permission.
+    #[error("permission denied: {0}")]
+    Permission(Box<ErrorDetail>),
+    /// The plugin's query quota is spent; see [`SqlError::retry_after`].
+    #[error("rate limited: {0}")]
+    RateLimit(Box<ErrorDetail>),
+    /// NATS could not deliver the request or its reply.
+    #[error("transport failed: {0}")]
+    Transport(Box<ErrorDetail>),
+    /// The reply or a row could not be decoded.
+    #[error("cannot decode the reply: {0}")]
+    Decode(Box<ErrorDetail>),
+}
+
+/// Client-side codes for failures that have no wire code.
+pub(crate) const TRANSPORT_ERROR: &str = "TRANSPORT_ERROR";
+pub(crate) const DECODE_ERROR: &str = "DECODE_ERROR";
+
+impl SqlError {
+    /// The error from a handler's error reply; unknown codes become [`SqlError::Execution`].
+    pub(crate) fn from_reply(reply: ErrorReply, query_preview: &str) -> Self {
+        let code = reply.code();
+        let detail = Box::new(ErrorDetail::new(reply.error, reply.message, query_preview).with_details(reply.details));
+        match code {
+            Some(code) => Self::from_code(code, detail),
+            None => Self::Execution(detail),
+        }
+    }
+
+    /// The kind a wire code belongs to.
+    pub(crate) fn from_code(code: ErrorCode, detail: Box<ErrorDetail>) -> Self {
+        match code {
+            ErrorCode::NamespaceViolation | ErrorCode::SystemTableAccess | ErrorCode::PermissionDenied => {
+                Self::Permission(detail)
+            }
+            ErrorCode::Timeout => Self::Timeout(detail),
+            ErrorCode::RateLimit => Self::RateLimit(detail),
+            ErrorCode::ExecutionError | ErrorCode::Overloaded | ErrorCode::InternalError => Self::Execution(detail),
+            // Everything else is a mistake in the request itself.
+            _ => Self::Validation(detail),
+        }
+    }
+
+    pub(crate) fn transport(message: impl Into<String>, query_preview: &str) -> Self {
+        Self::Transport(Box::new(ErrorDetail::new(TRANSPORT_ERROR, message, query_preview)))
+    }
+
+    pub(crate) fn decode(message: impl Into<String>, query_preview: &str) -> Self {
+        Self::Decode(Box::new(ErrorDetail::new(DECODE_ERROR, message, query_preview)))
+    }
+
+    /// Everything known about the failure.
+    #[must_use]
+    pub fn detail(&self) -> &ErrorDetail {
+        match self {
+            Self::Validation(d)
+            | Self::Execution(d)
+            | Self::Timeout(d)
+            | Self::Permission(d)
+            | Self::RateLimit(d)
+            | Self::Transport(d)
+            | Self::Decode(d) => d,
+        }
+    }
+
+    fn detail_mut(&mut self) -> &mut ErrorDetail {
+        match self {
+            Self::Validation(d)
+            | Self::Execution(d)
+            | Self::Timeout(d)
+            | Self::Permission(d)
+            | Self::RateLimit(d)
+            | Self::Transport(d)
+            | Self::Decode(d) => d,
+        }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.detail_mut().attempts = attempts;
+        self
+    }
+
+    pub(crate) fn with_correlation_id(mut self, id: &str) -> Self {
+        id.clone_into(&mut self.detail_mut().correlation_id);
+        self
+    }
+
+    /// The wire code, such as `NAMESPACE_VIOLATION`, or `TRANSPORT_ERROR` /
+    /// `DECODE_ERROR` for failures that never got a reply.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        self.detail().code()
+    }
+
+    /// The wire code parsed, when it is one this version knows.
+    #[must_use]
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code().parse().ok()
+    }
+
+    /// The message, for people.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        self.detail().message()
+    }
+
+    /// The reply's details.
+    #[must_use]
+    pub fn details(&self) -> &Map<String, Value> {
+        self.detail().details()
+    }
+
+    /// Whether trying again later may succeed: transport failures, timeouts, overload,
+    /// transient database errors (busy, locked, deadlock) and rate limits.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport(_) | Self::Timeout(_) | Self::RateLimit(_) => true,
+            Self::Execution(d) => d.code == ErrorCode::Overloaded.as_str() || d.details.get("transient") == Some(&Value::Bool(true)),
+            _ => false,
+        }
+    }
+
+    /// For a rate-limit error, how long to wait before the next query is allowed.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimit(d) => d.details.get("retry_after_ms").and_then(Value::as_u64).map(Duration::from_millis),
+            _ => None,
+        }
+    }
+}
+
+/// Result type of this crate.
+pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sql_core::ALL_ERROR_CODES;
+
+    fn reply(code: &str, details: Value) -> ErrorReply {
+        serde_json::from_value(json!({"error": code, "message": "m", "details": details})).unwrap()
+    }
+
+    #[test]
+    fn every_wire_code_maps_to_a_kind() {
+        for code in ALL_ERROR_CODES {
+            let err = SqlError::from_reply(reply(code.as_str(), json!({})), "SELECT 1");
+            let expected = match code {
+                ErrorCode::NamespaceViolation | ErrorCode::SystemTableAccess | ErrorCode::PermissionDenied => "permission",
+                ErrorCode::Timeout => "timeout",
+                ErrorCode::RateLimit => "rate",
+                ErrorCode::ExecutionError | ErrorCode::Overloaded | ErrorCode::InternalError => "execution",
+                _ => "validation",
+            };
+            let kind = match &err {
+                SqlError::Permission(_) => "permission",
+                SqlError::Timeout(_) => "timeout",
+                SqlError::RateLimit(_) => "rate",
+                SqlError::Execution(_) => "execution",
+                SqlError::Validation(_) => "validation",
+                _ => "other",
+            };
+            assert_eq!(kind, expected, "{code}");
+            assert_eq!(err.code(), code.as_str());
+            assert_eq!(err.error_code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn unknown_and_legacy_codes_do_not_crash() {
+        let err = SqlError::from_reply(reply("SOMETHING_NEW", json!({})), "q");
+        assert!(matches!(err, SqlError::Execution(_)));
+        assert_eq!(err.code(), "SOMETHING_NEW");
+        assert_eq!(err.error_code(), None);
+        let err = SqlError::from_reply(reply("PARAM_ERROR", json!({})), "q");
+        assert!(matches!(err, SqlError::Validation(_)));
+        assert_eq!(err.error_code(), Some(ErrorCode::ParamTypeError));
+    }
+
+    #[test]
+    fn transient_errors() {
+        assert!(SqlError::from_reply(reply("OVERLOADED", json!({"transient": true})), "q").is_transient());
+        assert!(SqlError::from_reply(reply("EXECUTION_ERROR", json!({"transient": true})), "q").is_transient());
+        assert!(!SqlError::from_reply(reply("EXECUTION_ERROR", json!({"constraint_type": "unique"})), "q").is_transient());
+        assert!(!SqlError::from_reply(reply("PARSE_ERROR", json!({})), "q").is_transient());
+        assert!(SqlError::transport("no responders", "q").is_transient());
+    }
+
+    #[test]
+    fn display_names_code_attempts_and_query() {
+        let err = SqlError::from_reply(reply("TIMEOUT", json!({"timeout_ms": 100})), "SELECT slow").with_attempts(4);
+        assert_eq!(err.to_string(), "query timed out: m (TIMEOUT) after 4 attempts; query: SELECT slow");
+        let limited = SqlError::from_reply(reply("RATE_LIMIT", json!({"retry_after_ms": 1500})), "q");
+        assert_eq!(limited.retry_after(), Some(Duration::from_millis(1500)));
+    }
+}

@@ -1,0 +1,128 @@
+//! The client's settings, with the specification's defaults.
+
+use std::time::Duration;
+
+use sql_core::RateLimit;
+use sql_core::wire::DEFAULT_SUBJECT_PREFIX;
+
+use crate::audit::ParamLogging;
+use crate::rate_limit::RateLimiter;
+use crate::retry::Backoff;
+
+/// Settings of a [`SqlClient`](crate::SqlClient).
+///
+/// Defaults (the specification's): timeout 10,000 ms, 3 retries, 100 queries per minute,
+/// slow-query threshold 500 ms, subject prefix `rosey.db.sql`, backoff from 50 ms to 2 s,
+/// and a reply margin of 1 s on top of the timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use sql_client::ClientConfig;
+/// use sql_core::RateLimit;
+///
+/// let config = ClientConfig::default()
+///     .timeout(Duration::from_secs(2))
+///     .max_retries(5)
+///     .rate_limit(RateLimit::per_minute(600))
+///     .slow_query_threshold(Duration::from_millis(200));
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(crate) timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) rate_limiter: Option<RateLimiter>,
+    pub(crate) slow_query_threshold: Duration,
+    pub(crate) slow_query_params: ParamLogging,
+    pub(crate) subject_prefix: String,
+    pub(crate) backoff: Backoff,
+    pub(crate) reply_margin: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(u64::from(sql_core::wire::DEFAULT_TIMEOUT_MS)),
+            max_retries: 3,
+            rate_limit: RateLimit::per_minute(100),
+            rate_limiter: None,
+            slow_query_threshold: Duration::from_millis(500),
+            slow_query_params: ParamLogging::default(),
+            subject_prefix: DEFAULT_SUBJECT_PREFIX.to_owned(),
+            backoff: Backoff::default(),
+            reply_margin: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Time the handler may spend on a query (100 ms to 30 s; default 10 s). A query can
+    /// set its own with [`Query::timeout`](crate::Query::timeout).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many times a failed request is sent again when that is safe (default 3).
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// This client's plugin limit (default 100 per minute). Ignored when a shared
+    /// [`RateLimiter`] is given.
+    #[must_use]
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Shares `limiter` (and its limits) with other clients.
+    #[must_use]
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// Queries slower than this go to the `sql.slow` log too (default 500 ms).
+    #[must_use]
+    pub fn slow_query_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_query_threshold = threshold;
+        self
+    }
+
+    /// How parameters appear in slow-query records (default: sanitized, strings cut after
+    /// 64 characters).
+    #[must_use]
+    pub fn slow_query_params(mut self, logging: ParamLogging) -> Self {
+        self.slow_query_params = logging;
+        self
+    }
+
+    /// The subject prefix, the same as the handler's (default `rosey.db.sql`).
+    #[must_use]
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.subject_prefix = prefix.into();
+        self
+    }
+
+    /// Waits between retries.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How much longer than the query's timeout the client waits for the reply (default
+    /// 1 s), so that the handler's own `TIMEOUT` reply arrives first.
+    #[must_use]
+    pub fn reply_margin(mut self, margin: Duration) -> Self {
+        self.reply_margin = margin;
+        self
+    }
+}

@@ -1,0 +1,367 @@
+//! Queries typed by statement kind. A `Query<Select>` can only go to
+//! [`SqlClient::select`](crate::SqlClient::select), a `Query<Delete>` only to
+//! [`SqlClient::delete`](crate::SqlClient::delete): a write cannot slip through a read.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use sql_core::wire::RowFormat;
+use sql_core::{Dialect, Plugin, StatementKind, query_preview};
+
+use crate::error::{ErrorDetail, SqlError};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A statement kind at the type level: [`Select`], [`Insert`], [`Update`] or [`Delete`].
+pub trait Kind: sealed::Sealed + Send + Sync + 'static {
+    /// The kind as a value.
+    const KIND: StatementKind;
+}
+
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {}
+        impl sealed::Sealed for $name {}
+        impl Kind for $name {
+            const KIND: StatementKind = StatementKind::$kind;
+        }
+    )*};
+}
+
+kinds! {
+    /// A read: `SELECT`, `WITH ... SELECT`, set operations, `VALUES`.
+    Select => Select,
+    /// An `INSERT` (including upserts and `REPLACE`).
+    Insert => Insert,
+    /// An `UPDATE`.
+    Update => Update,
+    /// A `DELETE`.
+    Delete => Delete,
+}
+
+/// One statement with its parameters, checked by the shared policy and typed by its kind.
+///
+/// Build one with `sql!` (compile-time checked) or, for SQL only known at run time, with
+/// [`Query::checked`], which runs the same policy as the handler before anything is sent.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{Query, Select};
+/// use sql_core::Plugin;
+///
+/// let plugin = Plugin::new("analytics-db")?;
+/// let query = Query::<Select>::checked("SELECT id, name FROM analytics_db__events WHERE user_id = $1", &plugin)?
+///     .bind("alice")?;
+/// assert_eq!(query.params().len(), 1);
+///
+/// // The kind is checked too: a DELETE is not a Query<Select>.
+/// assert!(Query::<Select>::checked("DELETE FROM analytics_db__events", &plugin).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Query<K: Kind> {
+    sql: Cow<'static, str>,
+    params: Vec<Value>,
+    placeholders: usize,
+    plugin: Option<Plugin>,
+    timeout: Option<Duration>,
+    max_rows: Option<u32>,
+    row_format: RowFormat,
+    kind: PhantomData<K>,
+}
+
+impl<K: Kind> Query<K> {
+    /// Checks `sql` with the shared policy for `plugin` (SQLite dialect, the handler's
+    /// default) and that its kind is `K`.
+    ///
+    /// # Errors
+    ///
+    /// The policy's refusal as [`SqlError::Validation`] or [`SqlError::Permission`] (the
+    /// same code the handler would answer), or [`SqlError::Validation`] with code
+    /// `FORBIDDEN_STATEMENT` when the statement is of another kind than `K`.
+    pub fn checked(sql: impl Into<Cow<'static, str>>, plugin: &Plugin) -> Result<Self, SqlError> {
+        Self::checked_for(sql, plugin, Dialect::Sqlite)
+    }
+
+    /// As [`Query::checked`], for a handler running on `dialect`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Query::checked`].
+    pub fn checked_for(sql: impl Into<Cow<'static, str>>, plugin: &Plugin, dialect: Dialect) -> Result<Self, SqlError> {
+        let sql = sql.into();
+        let preview = query_preview(&sql, 100);
+        let verdict = sql_core::check(sql.trim(), plugin, dialect).map_err(|e| {
+            SqlError::from_code(e.code(), Box::new(ErrorDetail::new(e.code().as_str(), e.to_string(), &preview).with_details(e.details())))
+                .with_attempts(0)
+        })?;
+        if verdict.kind() != K::KIND {
+            let message = format!(
+                "the statement is {} but this query expects {}",
+                verdict.kind().as_str(),
+                K::KIND.as_str()
+            );
+            return Err(SqlError::Validation(Box::new(ErrorDetail::new(
+                sql_core::ErrorCode::ForbiddenStatement.as_str(),
+                message,
+                &preview,
+            )))
+            .with_attempts(0));
+        }
+        Ok(Self::from_parts(sql, verdict.placeholders(), Some(plugin.clone())))
+    }
+
+    /// Used by the `sql!` macro, which has checked the statement at compile time.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn __from_checked(sql: &'static str, placeholders: usize, params: Vec<Value>, plugin: Option<Plugin>) -> Self {
+        let mut query = Self::from_parts(Cow::Borrowed(sql), placeholders, plugin);
+        query.params = params;
+        query
+    }
+
+    fn from_parts(sql: Cow<'static, str>, placeholders: usize, plugin: Option<Plugin>) -> Self {
+        Self {
+            sql,
+            params: Vec::with_capacity(placeholders),
+            placeholders,
+            plugin,
+            timeout: None,
+            max_rows: None,
+            row_format: RowFormat::Objects,
+            kind: PhantomData,
+        }
+    }
+
+    /// Appends the value of the next placeholder (`$1`, then `$2`, ...).
+    ///
+    /// Values follow PROTOCOL.md section 4: `None` is NULL, numbers, strings and booleans
+    /// map directly, [`Blob`] sends bytes, other structures go as JSON text.
+    ///
+    /// # Errors
+    ///
+    /// [`SqlError::Validation`] with code `PARAM_TYPE_ERROR` when the value cannot be
+    /// serialized.
+    pub fn bind<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, SqlError> {
+        let index = self.params.len() + 1;
+        let value = serde_json::to_value(value).map_err(|e| self.param_error(index, &e.to_string()))?;
+        self.params.push(value);
+        Ok(self)
+    }
+
+    fn param_error(&self, index: usize, reason: &str) -> SqlError {
+        let mut details = serde_json::Map::new();
+        details.insert("index".into(), index.into());
+        details.insert("reason".into(), reason.into());
+        SqlError::Validation(Box::new(
+            ErrorDetail::new(
+                sql_core::ErrorCode::ParamTypeError.as_str(),
+                format!("parameter ${index} cannot be encoded: {reason}"),
+                self.preview(),
+            )
+            .with_details(details),
+        ))
+        .with_attempts(0)
+    }
+
+    /// Sets this query's timeout, instead of the client's default (100 ms to 30 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the most rows the handler returns (1 to 100,000; default 10,000).
+    #[must_use]
+    pub fn max_rows(mut self, max_rows: u32) -> Self {
+        self.max_rows = Some(max_rows);
+        self
+    }
+
+    /// Asks for rows as arrays aligned with the columns, a smaller reply for wide results.
+    #[must_use]
+    pub fn row_format(mut self, format: RowFormat) -> Self {
+        self.row_format = format;
+        self
+    }
+
+    /// The SQL text.
+    #[must_use]
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The parameters bound so far.
+    #[must_use]
+    pub fn params(&self) -> &[Value] {
+        &self.params
+    }
+
+    /// How many parameters the statement takes.
+    #[must_use]
+    pub fn placeholders(&self) -> usize {
+        self.placeholders
+    }
+
+    /// The plugin the statement was checked for, if it was checked for one.
+    #[must_use]
+    pub fn plugin(&self) -> Option<&Plugin> {
+        self.plugin.as_ref()
+    }
+
+    pub(crate) fn preview(&self) -> String {
+        query_preview(&self.sql, 100)
+    }
+
+    pub(crate) fn options(&self) -> (Option<Duration>, Option<u32>, RowFormat) {
+        (self.timeout, self.max_rows, self.row_format)
+    }
+
+    pub(crate) fn into_parts(self) -> (Cow<'static, str>, Vec<Value>) {
+        (self.sql, self.params)
+    }
+}
+
+/// Bytes as a parameter, sent as `{"$blob": "<base64>"}` and stored as a BLOB.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{Blob, Insert, Query};
+/// use sql_core::Plugin;
+///
+/// let plugin = Plugin::new("files")?;
+/// let query = Query::<Insert>::checked("INSERT INTO files__data (bytes) VALUES ($1)", &plugin)?
+///     .bind(&Blob(vec![0, 159, 146, 150]))?;
+/// assert_eq!(query.params()[0]["$blob"], "AJ+Slg==");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob<B: AsRef<[u8]> = Vec<u8>>(pub B);
+
+impl<B: AsRef<[u8]>> Serialize for Blob<B> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        sql_core::value::blob_param(self.0.as_ref()).serialize(serializer)
+    }
+}
+
+/// One row of parameters for [`SqlClient::insert_many`](crate::SqlClient::insert_many):
+/// a tuple, an array or a `Vec` of serializable values.
+pub trait ParamRow {
+    /// The row's values, in placeholder order.
+    ///
+    /// # Errors
+    ///
+    /// The message of a value that cannot be serialized.
+    fn into_params(self) -> Result<Vec<Value>, String>;
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| e.to_string())
+}
+
+impl<T: Serialize> ParamRow for Vec<T> {
+    fn into_params(self) -> Result<Vec<Value>, String> {
+        self.iter().map(encode).collect()
+    }
+}
+
+impl<T: Serialize, const N: usize> ParamRow for [T; N] {
+    fn into_params(self) -> Result<Vec<Value>, String> {
+        self.iter().map(encode).collect()
+    }
+}
+
+macro_rules! tuple_rows {
+    ($(($($name:ident),+)),* $(,)?) => {$(
+        impl<$($name: Serialize),+> ParamRow for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn into_params(self) -> Result<Vec<Value>, String> {
+                let ($($name,)+) = self;
+                Ok(vec![$(encode(&$name)?),+])
+            }
+        }
+    )*};
+}
+
+tuple_rows! {
+    (A), (A, B), (A, B, C), (A, B, C, D), (A, B, C, D, E), (A, B, C, D, E, F),
+    (A, B, C, D, E, F, G), (A, B, C, D, E, F, G, H), (A, B, C, D, E, F, G, H, I),
+    (A, B, C, D, E, F, G, H, I, J), (A, B, C, D, E, F, G, H, I, J, K), (A, B, C, D, E, F, G, H, I, J, K, L),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plugin() -> Plugin {
+        Plugin::new("analytics-db").unwrap()
+    }
+
+    #[test]
+    fn checked_runs_the_policy_and_the_kind() {
+        let ok = Query::<Update>::checked("UPDATE analytics_db__e SET n = $1 WHERE id = $2", &plugin()).unwrap();
+        assert_eq!(ok.placeholders(), 2);
+        let err = Query::<Select>::checked("SELECT * FROM quote_db__q", &plugin()).unwrap_err();
+        assert!(matches!(err, SqlError::Permission(_)));
+        assert_eq!(err.details()["table"], "quote_db__q");
+        assert_eq!(err.detail().attempts(), 0);
+        let err = Query::<Insert>::checked("DELETE FROM analytics_db__e", &plugin()).unwrap_err();
+        assert_eq!(err.code(), "FORBIDDEN_STATEMENT");
+        assert!(err.message().contains("DELETE") && err.message().contains("INSERT"));
+        let err = Query::<Select>::checked("SELEC 1", &plugin()).unwrap_err();
+        assert_eq!(err.code(), "PARSE_ERROR");
+    }
+
+    #[test]
+    fn bind_encodes_per_protocol() {
+        let q = Query::<Select>::checked("SELECT $1, $2, $3, $4, $5", &plugin())
+            .unwrap()
+            .bind(&Some(5))
+            .unwrap()
+            .bind(&None::<i32>)
+            .unwrap()
+            .bind("s")
+            .unwrap()
+            .bind(&Blob(b"hi"))
+            .unwrap()
+            .bind(&vec![1, 2])
+            .unwrap();
+        assert_eq!(q.params(), &[json!(5), json!(null), json!("s"), json!({"$blob": "aGk="}), json!([1, 2])]);
+    }
+
+    #[test]
+    fn unserializable_values_are_param_errors() {
+        let mut map = std::collections::HashMap::new();
+        map.insert(vec![1u8], 1);
+        let err = Query::<Select>::checked("SELECT $1", &plugin()).unwrap().bind(&map).unwrap_err();
+        assert_eq!(err.code(), "PARAM_TYPE_ERROR");
+        assert_eq!(err.details()["index"], 1);
+    }
+
+    #[test]
+    fn param_rows() {
+        assert_eq!(("a", 1, None::<i32>).into_params().unwrap(), vec![json!("a"), json!(1), json!(null)]);
+        assert_eq!([1, 2, 3].into_params().unwrap(), vec![json!(1), json!(2), json!(3)]);
+        assert_eq!(vec!["x"].into_params().unwrap(), vec![json!("x")]);
+    }
+
+    #[test]
+    fn options_ride_along() {
+        let q = Query::<Select>::checked("SELECT 1", &plugin())
+            .unwrap()
+            .timeout(Duration::from_millis(250))
+            .max_rows(5)
+            .row_format(RowFormat::Arrays);
+        assert_eq!(q.options(), (Some(Duration::from_millis(250)), Some(5), RowFormat::Arrays));
+    }
+}

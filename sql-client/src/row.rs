@@ -1,0 +1,217 @@
+//! Rows: the untyped [`Row`] and the [`SqlRow`] trait that turns a row into a plugin's own
+//! type.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// A type built from one result row.
+///
+/// `#[derive(SqlRow)]` (from the `sql!` work) implements it for structs; [`Row`] implements
+/// it for untyped access, so `select::<Row>` works without a struct.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{Row, RowError, SqlRow};
+///
+/// struct Event {
+///     id: i64,
+///     name: String,
+/// }
+///
+/// impl SqlRow for Event {
+///     fn from_row(row: &Row) -> Result<Self, RowError> {
+///         Ok(Self { id: row.get("id")?, name: row.get("name")? })
+///     }
+/// }
+/// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![1.into(), "login".into()]);
+/// # let event = Event::from_row(&row)?;
+/// # assert_eq!((event.id, event.name.as_str()), (1, "login"));
+/// # Ok::<(), RowError>(())
+/// ```
+pub trait SqlRow: Sized {
+    /// Builds `Self` from `row`.
+    ///
+    /// # Errors
+    ///
+    /// [`RowError`] naming the column, the expected type and the value found.
+    fn from_row(row: &Row) -> Result<Self, RowError>;
+}
+
+/// Why a row could not become the requested type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RowError {
+    /// The result has no such column.
+    #[error("the result has no column '{column}'; it has: {available}")]
+    MissingColumn {
+        /// The column asked for.
+        column: String,
+        /// The columns present, comma-separated.
+        available: String,
+    },
+    /// The column's value does not fit the expected type.
+    #[error("column '{column}': expected {expected}, found {found}")]
+    WrongType {
+        /// The column.
+        column: String,
+        /// The Rust type asked for.
+        expected: String,
+        /// The JSON value found, shortened.
+        found: String,
+    },
+    /// A custom conversion failed.
+    #[error("column '{column}': {message}")]
+    Custom {
+        /// The column.
+        column: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One result row: column names in select-list order and their values as JSON
+/// (PROTOCOL.md section 4: exact integers, base64 blobs, `null` for NULL).
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::Row;
+///
+/// let row = Row::new(vec!["id".into(), "score".into()].into(), vec![7.into(), serde_json::Value::Null]);
+/// assert_eq!(row.get::<i64>("id")?, 7);
+/// assert_eq!(row.get::<Option<f64>>("score")?, None);
+/// assert!(row.get::<String>("id").is_err());
+/// # Ok::<(), sql_client::RowError>(())
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    /// A row from its columns and values (equal lengths).
+    #[must_use]
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
+        Self { columns, values }
+    }
+
+    /// The column names.
+    #[must_use]
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The values, aligned with [`Row::columns`].
+    #[must_use]
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// The raw value of `column`.
+    #[must_use]
+    pub fn value(&self, column: &str) -> Option<&Value> {
+        self.columns.iter().position(|c| c == column).and_then(|i| self.values.get(i))
+    }
+
+    /// `column` converted to `T` (`Option<T>` for a nullable column).
+    ///
+    /// # Errors
+    ///
+    /// [`RowError::MissingColumn`] or [`RowError::WrongType`].
+    pub fn get<T: DeserializeOwned>(&self, column: &str) -> Result<T, RowError> {
+        let value = self.value(column).ok_or_else(|| RowError::MissingColumn {
+            column: column.to_owned(),
+            available: self.columns.join(", "),
+        })?;
+        T::deserialize(value).map_err(|_| RowError::WrongType {
+            column: column.to_owned(),
+            expected: std::any::type_name::<T>().to_owned(),
+            found: shorten(value),
+        })
+    }
+
+    /// Pairs of column name and value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.columns.iter().map(String::as_str).zip(&self.values)
+    }
+
+    /// The row as a JSON object.
+    #[must_use]
+    pub fn to_json(&self) -> Map<String, Value> {
+        self.iter().map(|(c, v)| (c.to_owned(), v.clone())).collect()
+    }
+
+    /// The whole row deserialized into `T` (a serde type whose fields are the columns).
+    ///
+    /// # Errors
+    ///
+    /// [`RowError::Custom`] with serde's explanation.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, RowError> {
+        serde_json::from_value(Value::Object(self.to_json())).map_err(|e| RowError::Custom {
+            column: String::new(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn shorten(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= 60 {
+        text
+    } else {
+        format!("{}...", text.chars().take(57).collect::<String>())
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl SqlRow for Row {
+    fn from_row(row: &Row) -> Result<Self, RowError> {
+        Ok(row.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row() -> Row {
+        Row::new(
+            vec!["id".into(), "name".into(), "score".into()].into(),
+            vec![json!(1), json!("a"), json!(null)],
+        )
+    }
+
+    #[test]
+    fn typed_access_names_the_column_and_the_value() {
+        let row = row();
+        assert_eq!(row.get::<String>("name").unwrap(), "a");
+        let err = row.get::<i64>("name").unwrap_err();
+        assert_eq!(err.to_string(), "column 'name': expected i64, found \"a\"");
+        let err = row.get::<i64>("nope").unwrap_err();
+        assert_eq!(err.to_string(), "the result has no column 'nope'; it has: id, name, score");
+        assert_eq!(row.get::<Option<f64>>("score").unwrap(), None);
+    }
+
+    #[test]
+    fn rows_deserialize_into_serde_types() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct E {
+            id: i64,
+            name: String,
+            score: Option<f64>,
+        }
+        assert_eq!(row().deserialize::<E>().unwrap(), E { id: 1, name: "a".into(), score: None });
+        assert_eq!(format!("{:?}", row()), r#"{"id": Number(1), "name": String("a"), "score": Null}"#);
+    }
+}
