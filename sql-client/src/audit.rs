@@ -115,7 +115,9 @@ fn sanitize(value: &Value, logging: ParamLogging) -> Value {
             Value::String(format!("{cut}... ({} chars)", s.chars().count()))
         }
         Value::Object(map) if map.len() == 1 && map.contains_key(sql_core::value::BLOB_KEY) => {
-            let size = map[sql_core::value::BLOB_KEY].as_str().map_or(0, |b64| b64.len() / 4 * 3);
+            let size = map[sql_core::value::BLOB_KEY]
+                .as_str()
+                .map_or(0, |b64| b64.len() / 4 * 3);
             Value::String(format!("<blob, about {size} bytes>"))
         }
         Value::Array(_) | Value::Object(_) => sanitize(&Value::String(value.to_string()), logging),
@@ -137,16 +139,31 @@ mod tests {
     #[test]
     fn sanitizing_cuts_long_strings_and_hides_blobs() {
         let logging = ParamLogging::Sanitized { max_chars: 5 };
-        assert_eq!(sanitize(&json!("abcdefgh"), logging), json!("abcde... (8 chars)"));
+        assert_eq!(
+            sanitize(&json!("abcdefgh"), logging),
+            json!("abcde... (8 chars)")
+        );
         assert_eq!(sanitize(&json!("abc"), logging), json!("abc"));
         assert_eq!(sanitize(&json!(42), logging), json!(42));
-        assert_eq!(sanitize(&json!({"$blob": "AAAAAAAA"}), logging), json!("<blob, about 6 bytes>"));
-        assert_eq!(sanitize(&json!([1, 2, 3, 4]), logging), json!("[1,2,... (9 chars)"));
+        assert_eq!(
+            sanitize(&json!({"$blob": "AAAAAAAA"}), logging),
+            json!("<blob, about 6 bytes>")
+        );
+        assert_eq!(
+            sanitize(&json!([1, 2, 3, 4]), logging),
+            json!("[1,2,... (9 chars)")
+        );
     }
 
     #[test]
     fn redaction_hides_every_value() {
-        assert_eq!(sanitize(&json!("secret"), ParamLogging::Redacted), json!("<redacted>"));
-        assert_eq!(sanitize(&json!(7), ParamLogging::Redacted), json!("<redacted>"));
+        assert_eq!(
+            sanitize(&json!("secret"), ParamLogging::Redacted),
+            json!("<redacted>")
+        );
+        assert_eq!(
+            sanitize(&json!(7), ParamLogging::Redacted),
+            json!("<redacted>")
+        );
     }
 }

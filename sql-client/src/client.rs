@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::{HeaderMap, RequestErrorKind};
 use serde_json::{Map, Value, json};
-use sql_core::wire::{self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, Reply, Request, RowFormat};
+use sql_core::wire::{
+    self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, Reply, Request, RowFormat,
+};
 use sql_core::{ErrorCode, Plugin, StatementKind};
 
 use crate::audit::{self, AuditRecord};
@@ -85,12 +87,23 @@ impl SqlClient {
     /// # Errors
     ///
     /// [`SqlError::Validation`] when `plugin` is not a valid plugin name.
-    pub fn with_config(nats: async_nats::Client, plugin: &str, config: ClientConfig) -> Result<Self, SqlError> {
+    pub fn with_config(
+        nats: async_nats::Client,
+        plugin: &str,
+        config: ClientConfig,
+    ) -> Result<Self, SqlError> {
         let plugin = Plugin::new(plugin).map_err(|e| {
-            SqlError::Validation(Box::new(ErrorDetail::new(ErrorCode::RequestValidationError.as_str(), e.to_string(), "")))
-                .with_attempts(0)
+            SqlError::Validation(Box::new(ErrorDetail::new(
+                ErrorCode::RequestValidationError.as_str(),
+                e.to_string(),
+                "",
+            )))
+            .with_attempts(0)
         })?;
-        let limiter = config.rate_limiter.clone().unwrap_or_else(|| RateLimiter::new(config.rate_limit));
+        let limiter = config
+            .rate_limiter
+            .clone()
+            .unwrap_or_else(|| RateLimiter::new(config.rate_limit));
         Ok(Self {
             inner: Arc::new(Inner {
                 subject: wire::subject(&config.subject_prefix, &plugin),
@@ -134,7 +147,9 @@ impl SqlClient {
     pub async fn select<T: SqlRow>(&self, query: Query<Select>) -> Result<Vec<T>, SqlError> {
         let preview = query.preview();
         let result = self.run(query, None).await?;
-        result.rows_as().map_err(|e| SqlError::decode(e.to_string(), &preview))
+        result
+            .rows_as()
+            .map_err(|e| SqlError::decode(e.to_string(), &preview))
     }
 
     /// Runs a read and converts its first row, if any. Asks the handler for one row unless
@@ -144,7 +159,11 @@ impl SqlClient {
     ///
     /// As [`SqlClient::select`].
     pub async fn select_one<T: SqlRow>(&self, query: Query<Select>) -> Result<Option<T>, SqlError> {
-        let query = if query.options().1.is_none() { query.max_rows(1) } else { query };
+        let query = if query.options().1.is_none() {
+            query.max_rows(1)
+        } else {
+            query
+        };
         let preview = query.preview();
         let result = self.run(query, None).await?;
         result
@@ -182,7 +201,12 @@ impl SqlClient {
             .enumerate()
             .map(|(i, row)| {
                 row.into_params().map_err(|reason| {
-                    validation(ErrorCode::ParamTypeError, format!("row {i} cannot be encoded: {reason}"), &preview, json!({"batch_index": i}))
+                    validation(
+                        ErrorCode::ParamTypeError,
+                        format!("row {i} cannot be encoded: {reason}"),
+                        &preview,
+                        json!({"batch_index": i}),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -213,10 +237,16 @@ impl SqlClient {
     /// The client's metrics now, with its plugin's rate-limit status.
     #[must_use]
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.inner.metrics.snapshot(self.inner.limiter.status(self.inner.plugin.name()))
+        self.inner
+            .metrics
+            .snapshot(self.inner.limiter.status(self.inner.plugin.name()))
     }
 
-    async fn run<K: Kind>(&self, query: Query<K>, batch: Option<Vec<Vec<Value>>>) -> Result<SqlResult, SqlError> {
+    async fn run<K: Kind>(
+        &self,
+        query: Query<K>,
+        batch: Option<Vec<Vec<Value>>>,
+    ) -> Result<SqlResult, SqlError> {
         let started = Instant::now();
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let checked = self.prepare(query, batch);
@@ -230,7 +260,12 @@ impl SqlClient {
         let elapsed = started.elapsed();
         let (result, attempts) = match outcome {
             Ok((result, attempts)) => (Ok(result.with_correlation_id(&correlation_id)), attempts),
-            Err((err, attempts)) => (Err(err.with_attempts(attempts).with_correlation_id(&correlation_id)), attempts),
+            Err((err, attempts)) => (
+                Err(err
+                    .with_attempts(attempts)
+                    .with_correlation_id(&correlation_id)),
+                attempts,
+            ),
         };
         self.record(call.as_ref(), &result, elapsed, attempts, &correlation_id);
         result
@@ -239,7 +274,11 @@ impl SqlClient {
     /// Local checks before anything is sent: the plugin, the parameter counts, the timeout
     /// and the rate limit.
     #[allow(clippy::type_complexity)]
-    fn prepare<K: Kind>(&self, query: Query<K>, batch: Option<Vec<Vec<Value>>>) -> Result<Call, (Option<Call>, SqlError)> {
+    fn prepare<K: Kind>(
+        &self,
+        query: Query<K>,
+        batch: Option<Vec<Vec<Value>>>,
+    ) -> Result<Call, (Option<Call>, SqlError)> {
         let preview = query.preview();
         let fail = |err| (None, err);
         if let Some(plugin) = query.plugin()
@@ -247,7 +286,10 @@ impl SqlClient {
         {
             return Err(fail(validation(
                 ErrorCode::NamespaceViolation,
-                format!("the query was checked for plugin '{plugin}' but this client is '{}'", self.inner.plugin),
+                format!(
+                    "the query was checked for plugin '{plugin}' but this client is '{}'",
+                    self.inner.plugin
+                ),
                 &preview,
                 json!({"expected_prefix": self.inner.plugin.table_prefix()}),
             )));
@@ -268,16 +310,25 @@ impl SqlClient {
                 }
                 return Err(fail(validation(
                     ErrorCode::ParamCountMismatch,
-                    format!("the statement takes {placeholders} parameter(s) but {} were given", list.len()),
+                    format!(
+                        "the statement takes {placeholders} parameter(s) but {} were given",
+                        list.len()
+                    ),
                     &preview,
                     details,
                 )));
             }
         }
-        if batch.as_ref().is_some_and(|b| b.len() > wire::MAX_BATCH_ENTRIES) {
+        if batch
+            .as_ref()
+            .is_some_and(|b| b.len() > wire::MAX_BATCH_ENTRIES)
+        {
             return Err(fail(validation(
                 ErrorCode::RequestValidationError,
-                format!("insert_many takes at most {} rows per call", wire::MAX_BATCH_ENTRIES),
+                format!(
+                    "insert_many takes at most {} rows per call",
+                    wire::MAX_BATCH_ENTRIES
+                ),
                 &preview,
                 json!({"field": "batch"}),
             )));
@@ -286,7 +337,11 @@ impl SqlClient {
         if !(wire::MIN_TIMEOUT_MS..=wire::MAX_TIMEOUT_MS).contains(&timeout_ms) {
             return Err(fail(validation(
                 ErrorCode::RequestValidationError,
-                format!("timeout must be {} to {} ms, not {timeout_ms}", wire::MIN_TIMEOUT_MS, wire::MAX_TIMEOUT_MS),
+                format!(
+                    "timeout must be {} to {} ms, not {timeout_ms}",
+                    wire::MIN_TIMEOUT_MS,
+                    wire::MAX_TIMEOUT_MS
+                ),
                 &preview,
                 json!({"field": "timeout_ms"}),
             )));
@@ -326,33 +381,53 @@ impl SqlClient {
     }
 
     /// Sends the request, retrying what PROTOCOL.md section 7 allows.
-    async fn send(&self, call: &Call, correlation_id: &str) -> Result<(SqlResult, u32), (SqlError, u32)> {
+    async fn send(
+        &self,
+        call: &Call,
+        correlation_id: &str,
+    ) -> Result<(SqlResult, u32), (SqlError, u32)> {
         let preview = sql_core::query_preview(&call.sql, audit::AUDIT_PREVIEW_CHARS);
         let is_write = call.kind.is_write();
         let mut request = Request::new(call.sql.as_ref());
         request.params.clone_from(&call.params);
         request.allow_write = is_write;
-        request.timeout_ms = u32::try_from(call.timeout.as_millis()).unwrap_or(wire::MAX_TIMEOUT_MS);
+        request.timeout_ms =
+            u32::try_from(call.timeout.as_millis()).unwrap_or(wire::MAX_TIMEOUT_MS);
         if let Some(max_rows) = call.max_rows {
             request.max_rows = max_rows;
         }
         request.batch.clone_from(&call.batch);
         request.row_format = call.row_format;
         let body: bytes::Bytes = serde_json::to_vec(&request)
-            .map_err(|e| (SqlError::decode(format!("cannot encode the request: {e}"), &preview), 0))?
+            .map_err(|e| {
+                (
+                    SqlError::decode(format!("cannot encode the request: {e}"), &preview),
+                    0,
+                )
+            })?
             .into();
         let mut headers = HeaderMap::new();
         headers.insert(CORRELATION_ID_HEADER, correlation_id);
         if is_write {
             // One key for every attempt: the handler applies it at most once.
-            headers.insert(IDEMPOTENCY_KEY_HEADER, uuid::Uuid::new_v4().to_string().as_str());
+            headers.insert(
+                IDEMPOTENCY_KEY_HEADER,
+                uuid::Uuid::new_v4().to_string().as_str(),
+            );
         }
         let wait = call.timeout + self.inner.config.reply_margin;
-        let mut delays = self.inner.config.backoff.delays(self.inner.config.max_retries);
+        let mut delays = self
+            .inner
+            .config
+            .backoff
+            .delays(self.inner.config.max_retries);
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let err = match self.send_once(body.clone(), headers.clone(), wait, &preview).await {
+            let err = match self
+                .send_once(body.clone(), headers.clone(), wait, &preview)
+                .await
+            {
                 Ok(result) => return Ok((result, attempts)),
                 Err(err) => err,
             };
@@ -363,14 +438,34 @@ impl SqlClient {
                 return Err((err, attempts));
             };
             self.inner.metrics.record_retry();
-            tracing::debug!(correlation_id, attempt = attempts, code = err.code(), ?delay, "retrying sql request");
+            tracing::debug!(
+                correlation_id,
+                attempt = attempts,
+                code = err.code(),
+                ?delay,
+                "retrying sql request"
+            );
             tokio::time::sleep(delay).await;
         }
     }
 
-    async fn send_once(&self, body: bytes::Bytes, headers: HeaderMap, wait: Duration, preview: &str) -> Result<SqlResult, SqlError> {
-        let request = async_nats::Request::new().payload(body).headers(headers).timeout(Some(wait));
-        let message = match self.inner.nats.send_request(self.inner.subject.clone(), request).await {
+    async fn send_once(
+        &self,
+        body: bytes::Bytes,
+        headers: HeaderMap,
+        wait: Duration,
+        preview: &str,
+    ) -> Result<SqlResult, SqlError> {
+        let request = async_nats::Request::new()
+            .payload(body)
+            .headers(headers)
+            .timeout(Some(wait));
+        let message = match self
+            .inner
+            .nats
+            .send_request(self.inner.subject.clone(), request)
+            .await
+        {
             Ok(message) => message,
             Err(e) => {
                 return Err(match e.kind() {
@@ -386,18 +481,34 @@ impl SqlClient {
             }
         };
         match Reply::from_slice(&message.payload) {
-            Ok(Reply::Success(reply)) => SqlResult::from_reply(reply).map_err(|e| SqlError::decode(e, preview)),
+            Ok(Reply::Success(reply)) => {
+                SqlResult::from_reply(reply).map_err(|e| SqlError::decode(e, preview))
+            }
             Ok(Reply::Error(reply)) => Err(SqlError::from_reply(reply, preview)),
             Ok(_) => Err(SqlError::decode("a reply of an unknown shape", preview)),
-            Err(e) => Err(SqlError::decode(format!("the reply is not a protocol reply: {e}"), preview)),
+            Err(e) => Err(SqlError::decode(
+                format!("the reply is not a protocol reply: {e}"),
+                preview,
+            )),
         }
     }
 
-    fn record(&self, call: Option<&Call>, result: &Result<SqlResult, SqlError>, elapsed: Duration, attempts: u32, correlation_id: &str) {
+    fn record(
+        &self,
+        call: Option<&Call>,
+        result: &Result<SqlResult, SqlError>,
+        elapsed: Duration,
+        attempts: u32,
+        correlation_id: &str,
+    ) {
         let metrics = &self.inner.metrics;
         let (sql, params, param_count) = match call {
             Some(call) => {
-                let count = call.batch.as_ref().and_then(|b| b.first()).map_or(call.params.len(), Vec::len);
+                let count = call
+                    .batch
+                    .as_ref()
+                    .and_then(|b| b.first())
+                    .map_or(call.params.len(), Vec::len);
                 (call.sql.as_ref(), call.params.as_slice(), count)
             }
             None => ("", &[][..], 0),
@@ -421,8 +532,17 @@ impl SqlClient {
         record.emit();
         let threshold = self.inner.config.slow_query_threshold;
         if got_reply && elapsed > threshold {
-            metrics.record_slow(&query_hash, &sql_core::query_preview(sql, audit::AUDIT_PREVIEW_CHARS), elapsed);
-            audit::slow_query(&record, params, threshold, self.inner.config.slow_query_params);
+            metrics.record_slow(
+                &query_hash,
+                &sql_core::query_preview(sql, audit::AUDIT_PREVIEW_CHARS),
+                elapsed,
+            );
+            audit::slow_query(
+                &record,
+                params,
+                threshold,
+                self.inner.config.slow_query_params,
+            );
         }
     }
 }
@@ -435,7 +555,11 @@ fn object(value: Value) -> Map<String, Value> {
 }
 
 fn validation(code: ErrorCode, message: String, preview: &str, details: Value) -> SqlError {
-    SqlError::from_code(code, Box::new(ErrorDetail::new(code.as_str(), message, preview).with_details(object(details)))).with_attempts(0)
+    SqlError::from_code(
+        code,
+        Box::new(ErrorDetail::new(code.as_str(), message, preview).with_details(object(details))),
+    )
+    .with_attempts(0)
 }
 
 #[cfg(test)]

@@ -21,7 +21,11 @@ pub struct ErrorDetail {
 }
 
 impl ErrorDetail {
-    pub(crate) fn new(code: impl Into<String>, message: impl Into<String>, query_preview: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        query_preview: impl Into<String>,
+    ) -> Self {
         Self {
             code: code.into(),
             message: message.into(),
@@ -144,7 +148,9 @@ impl SqlError {
     /// The error from a handler's error reply; unknown codes become [`SqlError::Execution`].
     pub(crate) fn from_reply(reply: ErrorReply, query_preview: &str) -> Self {
         let code = reply.code();
-        let detail = Box::new(ErrorDetail::new(reply.error, reply.message, query_preview).with_details(reply.details));
+        let detail = Box::new(
+            ErrorDetail::new(reply.error, reply.message, query_preview).with_details(reply.details),
+        );
         match code {
             Some(code) => Self::from_code(code, detail),
             None => Self::Execution(detail),
@@ -154,23 +160,33 @@ impl SqlError {
     /// The kind a wire code belongs to.
     pub(crate) fn from_code(code: ErrorCode, detail: Box<ErrorDetail>) -> Self {
         match code {
-            ErrorCode::NamespaceViolation | ErrorCode::SystemTableAccess | ErrorCode::PermissionDenied => {
-                Self::Permission(detail)
-            }
+            ErrorCode::NamespaceViolation
+            | ErrorCode::SystemTableAccess
+            | ErrorCode::PermissionDenied => Self::Permission(detail),
             ErrorCode::Timeout => Self::Timeout(detail),
             ErrorCode::RateLimit => Self::RateLimit(detail),
-            ErrorCode::ExecutionError | ErrorCode::Overloaded | ErrorCode::InternalError => Self::Execution(detail),
+            ErrorCode::ExecutionError | ErrorCode::Overloaded | ErrorCode::InternalError => {
+                Self::Execution(detail)
+            }
             // Everything else is a mistake in the request itself.
             _ => Self::Validation(detail),
         }
     }
 
     pub(crate) fn transport(message: impl Into<String>, query_preview: &str) -> Self {
-        Self::Transport(Box::new(ErrorDetail::new(TRANSPORT_ERROR, message, query_preview)))
+        Self::Transport(Box::new(ErrorDetail::new(
+            TRANSPORT_ERROR,
+            message,
+            query_preview,
+        )))
     }
 
     pub(crate) fn decode(message: impl Into<String>, query_preview: &str) -> Self {
-        Self::Decode(Box::new(ErrorDetail::new(DECODE_ERROR, message, query_preview)))
+        Self::Decode(Box::new(ErrorDetail::new(
+            DECODE_ERROR,
+            message,
+            query_preview,
+        )))
     }
 
     /// Everything known about the failure.
@@ -240,7 +256,10 @@ impl SqlError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Transport(_) | Self::Timeout(_) | Self::RateLimit(_) => true,
-            Self::Execution(d) => d.code == ErrorCode::Overloaded.as_str() || d.details.get("transient") == Some(&Value::Bool(true)),
+            Self::Execution(d) => {
+                d.code == ErrorCode::Overloaded.as_str()
+                    || d.details.get("transient") == Some(&Value::Bool(true))
+            }
             _ => false,
         }
     }
@@ -249,7 +268,11 @@ impl SqlError {
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimit(d) => d.details.get("retry_after_ms").and_then(Value::as_u64).map(Duration::from_millis),
+            Self::RateLimit(d) => d
+                .details
+                .get("retry_after_ms")
+                .and_then(Value::as_u64)
+                .map(Duration::from_millis),
             _ => None,
         }
     }
@@ -273,10 +296,14 @@ mod tests {
         for code in ALL_ERROR_CODES {
             let err = SqlError::from_reply(reply(code.as_str(), json!({})), "SELECT 1");
             let expected = match code {
-                ErrorCode::NamespaceViolation | ErrorCode::SystemTableAccess | ErrorCode::PermissionDenied => "permission",
+                ErrorCode::NamespaceViolation
+                | ErrorCode::SystemTableAccess
+                | ErrorCode::PermissionDenied => "permission",
                 ErrorCode::Timeout => "timeout",
                 ErrorCode::RateLimit => "rate",
-                ErrorCode::ExecutionError | ErrorCode::Overloaded | ErrorCode::InternalError => "execution",
+                ErrorCode::ExecutionError | ErrorCode::Overloaded | ErrorCode::InternalError => {
+                    "execution"
+                }
                 _ => "validation",
             };
             let kind = match &err {
@@ -306,18 +333,48 @@ mod tests {
 
     #[test]
     fn transient_errors() {
-        assert!(SqlError::from_reply(reply("OVERLOADED", json!({"transient": true})), "q").is_transient());
-        assert!(SqlError::from_reply(reply("EXECUTION_ERROR", json!({"transient": true})), "q").is_transient());
-        assert!(!SqlError::from_reply(reply("EXECUTION_ERROR", json!({"constraint_type": "unique"})), "q").is_transient());
+        assert!(
+            SqlError::from_reply(reply("OVERLOADED", json!({"transient": true})), "q")
+                .is_transient()
+        );
+        assert!(
+            SqlError::from_reply(reply("EXECUTION_ERROR", json!({"transient": true})), "q")
+                .is_transient()
+        );
+        assert!(
+            !SqlError::from_reply(
+                reply("EXECUTION_ERROR", json!({"constraint_type": "unique"})),
+                "q"
+            )
+            .is_transient()
+        );
         assert!(!SqlError::from_reply(reply("PARSE_ERROR", json!({})), "q").is_transient());
         assert!(SqlError::transport("no responders", "q").is_transient());
     }
 
     #[test]
+    fn local_errors_have_client_codes() {
+        let err = SqlError::decode("bad json", "");
+        assert_eq!(err.code(), "DECODE_ERROR");
+        assert_eq!(err.error_code(), None);
+        assert_eq!(
+            err.to_string(),
+            "cannot decode the reply: bad json (DECODE_ERROR)"
+        );
+        assert_eq!(err.retry_after(), None);
+        assert!(err.details().is_empty());
+    }
+
+    #[test]
     fn display_names_code_attempts_and_query() {
-        let err = SqlError::from_reply(reply("TIMEOUT", json!({"timeout_ms": 100})), "SELECT slow").with_attempts(4);
-        assert_eq!(err.to_string(), "query timed out: m (TIMEOUT) after 4 attempts; query: SELECT slow");
-        let limited = SqlError::from_reply(reply("RATE_LIMIT", json!({"retry_after_ms": 1500})), "q");
+        let err = SqlError::from_reply(reply("TIMEOUT", json!({"timeout_ms": 100})), "SELECT slow")
+            .with_attempts(4);
+        assert_eq!(
+            err.to_string(),
+            "query timed out: m (TIMEOUT) after 4 attempts; query: SELECT slow"
+        );
+        let limited =
+            SqlError::from_reply(reply("RATE_LIMIT", json!({"retry_after_ms": 1500})), "q");
         assert_eq!(limited.retry_after(), Some(Duration::from_millis(1500)));
     }
 }

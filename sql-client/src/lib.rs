@@ -64,8 +64,8 @@ pub use sql_core as core;
 /// What a plugin needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Blob, ClientConfig, Delete, Insert, Query, RateLimiter, Row, RowError, Select, SqlClient, SqlError, SqlResult, SqlRow,
-        Update,
+        Blob, ClientConfig, Delete, Insert, Query, RateLimiter, Row, RowError, Select, SqlClient,
+        SqlError, SqlResult, SqlRow, Update,
     };
     pub use sql_core::{Plugin, RateLimit};
 }

@@ -61,14 +61,19 @@ impl Metrics {
     pub(crate) fn record_slow(&self, query_hash: &str, preview: &str, latency: Duration) {
         self.slow.fetch_add(1, Ordering::Relaxed);
         let ms = latency.as_secs_f64() * 1000.0;
-        let mut stats = self.slow_stats.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = stats.entry(query_hash.to_owned()).or_insert_with(|| SlowQueryStats {
-            query_hash: query_hash.to_owned(),
-            query_preview: preview.to_owned(),
-            count: 0,
-            mean_ms: 0.0,
-            max_ms: 0.0,
-        });
+        let mut stats = self
+            .slow_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = stats
+            .entry(query_hash.to_owned())
+            .or_insert_with(|| SlowQueryStats {
+                query_hash: query_hash.to_owned(),
+                query_preview: preview.to_owned(),
+                count: 0,
+                mean_ms: 0.0,
+                max_ms: 0.0,
+            });
         entry.count += 1;
         // Running mean: no need to keep every sample.
         entry.mean_ms += (ms - entry.mean_ms) / entry.count as f64;
@@ -83,14 +88,23 @@ impl Metrics {
             let mut sorted: Vec<f64> = l.recent.iter().copied().collect();
             sorted.sort_by(f64::total_cmp);
             LatencySummary {
-                mean_ms: if l.count == 0 { 0.0 } else { l.total_ms / l.count as f64 },
+                mean_ms: if l.count == 0 {
+                    0.0
+                } else {
+                    l.total_ms / l.count as f64
+                },
                 p50_ms: percentile(&sorted, 50.0),
                 p95_ms: percentile(&sorted, 95.0),
                 p99_ms: percentile(&sorted, 99.0),
             }
         };
-        let mut slow_query_stats: Vec<SlowQueryStats> =
-            self.slow_stats.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
+        let mut slow_query_stats: Vec<SlowQueryStats> = self
+            .slow_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
         slow_query_stats.sort_by(|a, b| b.max_ms.total_cmp(&a.max_ms));
         MetricsSnapshot {
             queries,
@@ -98,7 +112,11 @@ impl Metrics {
             retries: self.retries.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             slow_queries: self.slow.load(Ordering::Relaxed),
-            error_rate: if queries == 0 { 0.0 } else { errors as f64 / queries as f64 },
+            error_rate: if queries == 0 {
+                0.0
+            } else {
+                errors as f64 / queries as f64
+            },
             latency,
             rate_limit,
             slow_query_stats,
@@ -192,17 +210,51 @@ impl MetricsSnapshot {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
             for (extra, value) in samples {
-                let labels = if extra.is_empty() { label.clone() } else { format!("{label},{extra}") };
+                let labels = if extra.is_empty() {
+                    label.clone()
+                } else {
+                    format!("{label},{extra}")
+                };
                 let _ = writeln!(out, "{name}{{{labels}}} {value}");
             }
         };
         let n = |v: u64| v as f64;
-        metric("sql_client_queries_total", "counter", "Queries attempted.", &[("", n(self.queries))]);
-        metric("sql_client_errors_total", "counter", "Queries that failed.", &[("", n(self.errors))]);
-        metric("sql_client_retries_total", "counter", "Requests retried after a transient failure.", &[("", n(self.retries))]);
-        metric("sql_client_rate_limited_total", "counter", "Queries refused by the rate limiter.", &[("", n(self.rate_limited))]);
-        metric("sql_client_slow_queries_total", "counter", "Queries slower than the threshold.", &[("", n(self.slow_queries))]);
-        metric("sql_client_error_rate", "gauge", "Errors over all queries.", &[("", self.error_rate)]);
+        metric(
+            "sql_client_queries_total",
+            "counter",
+            "Queries attempted.",
+            &[("", n(self.queries))],
+        );
+        metric(
+            "sql_client_errors_total",
+            "counter",
+            "Queries that failed.",
+            &[("", n(self.errors))],
+        );
+        metric(
+            "sql_client_retries_total",
+            "counter",
+            "Requests retried after a transient failure.",
+            &[("", n(self.retries))],
+        );
+        metric(
+            "sql_client_rate_limited_total",
+            "counter",
+            "Queries refused by the rate limiter.",
+            &[("", n(self.rate_limited))],
+        );
+        metric(
+            "sql_client_slow_queries_total",
+            "counter",
+            "Queries slower than the threshold.",
+            &[("", n(self.slow_queries))],
+        );
+        metric(
+            "sql_client_error_rate",
+            "gauge",
+            "Errors over all queries.",
+            &[("", self.error_rate)],
+        );
         metric(
             "sql_client_latency_ms",
             "gauge",
@@ -214,8 +266,18 @@ impl MetricsSnapshot {
                 ("quantile=\"0.99\"", self.latency.p99_ms),
             ],
         );
-        metric("sql_client_rate_limit", "gauge", "Queries allowed per window.", &[("", f64::from(self.rate_limit.limit.max()))]);
-        metric("sql_client_rate_limit_used", "gauge", "Queries counted in the current window.", &[("", f64::from(self.rate_limit.used))]);
+        metric(
+            "sql_client_rate_limit",
+            "gauge",
+            "Queries allowed per window.",
+            &[("", f64::from(self.rate_limit.limit.max()))],
+        );
+        metric(
+            "sql_client_rate_limit_used",
+            "gauge",
+            "Queries counted in the current window.",
+            &[("", f64::from(self.rate_limit.used))],
+        );
         metric(
             "sql_client_rate_limit_remaining",
             "gauge",
@@ -294,18 +356,36 @@ mod tests {
         let mut samples = HashMap::new();
         for line in text.lines() {
             if line.starts_with('#') {
-                assert!(line.starts_with("# HELP ") || line.starts_with("# TYPE "), "{line}");
+                assert!(
+                    line.starts_with("# HELP ") || line.starts_with("# TYPE "),
+                    "{line}"
+                );
                 continue;
             }
             let (series, value) = line.rsplit_once(' ').unwrap();
             let value: f64 = value.parse().unwrap();
             let (name, labels) = series.split_once('{').unwrap();
-            assert!(labels.ends_with('}') && labels.contains("plugin=\"analytics-db\""), "{line}");
+            assert!(
+                labels.ends_with('}') && labels.contains("plugin=\"analytics-db\""),
+                "{line}"
+            );
             samples.insert(format!("{name}{{{labels}"), value);
         }
-        assert_eq!(samples["sql_client_queries_total{plugin=\"analytics-db\"}"], 1.0);
-        assert_eq!(samples["sql_client_retries_total{plugin=\"analytics-db\"}"], 1.0);
-        assert_eq!(samples["sql_client_rate_limit_remaining{plugin=\"analytics-db\"}"], 97.0);
-        assert_eq!(samples["sql_client_latency_ms{plugin=\"analytics-db\",quantile=\"0.99\"}"], 5.0);
+        assert_eq!(
+            samples["sql_client_queries_total{plugin=\"analytics-db\"}"],
+            1.0
+        );
+        assert_eq!(
+            samples["sql_client_retries_total{plugin=\"analytics-db\"}"],
+            1.0
+        );
+        assert_eq!(
+            samples["sql_client_rate_limit_remaining{plugin=\"analytics-db\"}"],
+            97.0
+        );
+        assert_eq!(
+            samples["sql_client_latency_ms{plugin=\"analytics-db\",quantile=\"0.99\"}"],
+            5.0
+        );
     }
 }

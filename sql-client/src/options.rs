@@ -126,3 +126,38 @@ impl ClientConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_specifications() {
+        let c = ClientConfig::default();
+        assert_eq!(c.timeout, Duration::from_millis(10_000));
+        assert_eq!(c.max_retries, 3);
+        assert_eq!(c.rate_limit, RateLimit::per_minute(100));
+        assert_eq!(c.slow_query_threshold, Duration::from_millis(500));
+        assert_eq!(c.subject_prefix, "rosey.db.sql");
+        assert_eq!(
+            c.slow_query_params,
+            ParamLogging::Sanitized { max_chars: 64 }
+        );
+        assert!(c.rate_limiter.is_none());
+    }
+
+    #[test]
+    fn setters_replace_one_setting_each() {
+        let c = ClientConfig::default()
+            .timeout(Duration::from_secs(2))
+            .max_retries(0)
+            .subject_prefix("other")
+            .reply_margin(Duration::from_millis(5));
+        assert_eq!(
+            (c.timeout, c.max_retries, c.subject_prefix.as_str()),
+            (Duration::from_secs(2), 0, "other")
+        );
+        assert_eq!(c.reply_margin, Duration::from_millis(5));
+        assert_eq!(c.rate_limit, RateLimit::per_minute(100));
+    }
+}

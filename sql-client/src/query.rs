@@ -96,12 +96,22 @@ impl<K: Kind> Query<K> {
     /// # Errors
     ///
     /// As [`Query::checked`].
-    pub fn checked_for(sql: impl Into<Cow<'static, str>>, plugin: &Plugin, dialect: Dialect) -> Result<Self, SqlError> {
+    pub fn checked_for(
+        sql: impl Into<Cow<'static, str>>,
+        plugin: &Plugin,
+        dialect: Dialect,
+    ) -> Result<Self, SqlError> {
         let sql = sql.into();
         let preview = query_preview(&sql, 100);
         let verdict = sql_core::check(sql.trim(), plugin, dialect).map_err(|e| {
-            SqlError::from_code(e.code(), Box::new(ErrorDetail::new(e.code().as_str(), e.to_string(), &preview).with_details(e.details())))
-                .with_attempts(0)
+            SqlError::from_code(
+                e.code(),
+                Box::new(
+                    ErrorDetail::new(e.code().as_str(), e.to_string(), &preview)
+                        .with_details(e.details()),
+                ),
+            )
+            .with_attempts(0)
         })?;
         if verdict.kind() != K::KIND {
             let message = format!(
@@ -116,13 +126,22 @@ impl<K: Kind> Query<K> {
             )))
             .with_attempts(0));
         }
-        Ok(Self::from_parts(sql, verdict.placeholders(), Some(plugin.clone())))
+        Ok(Self::from_parts(
+            sql,
+            verdict.placeholders(),
+            Some(plugin.clone()),
+        ))
     }
 
     /// Used by the `sql!` macro, which has checked the statement at compile time.
     #[doc(hidden)]
     #[must_use]
-    pub fn __from_checked(sql: &'static str, placeholders: usize, params: Vec<Value>, plugin: Option<Plugin>) -> Self {
+    pub fn __from_checked(
+        sql: &'static str,
+        placeholders: usize,
+        params: Vec<Value>,
+        plugin: Option<Plugin>,
+    ) -> Self {
         let mut query = Self::from_parts(Cow::Borrowed(sql), placeholders, plugin);
         query.params = params;
         query
@@ -152,7 +171,8 @@ impl<K: Kind> Query<K> {
     /// serialized.
     pub fn bind<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, SqlError> {
         let index = self.params.len() + 1;
-        let value = serde_json::to_value(value).map_err(|e| self.param_error(index, &e.to_string()))?;
+        let value =
+            serde_json::to_value(value).map_err(|e| self.param_error(index, &e.to_string()))?;
         self.params.push(value);
         Ok(self)
     }
@@ -309,7 +329,9 @@ mod tests {
 
     #[test]
     fn checked_runs_the_policy_and_the_kind() {
-        let ok = Query::<Update>::checked("UPDATE analytics_db__e SET n = $1 WHERE id = $2", &plugin()).unwrap();
+        let ok =
+            Query::<Update>::checked("UPDATE analytics_db__e SET n = $1 WHERE id = $2", &plugin())
+                .unwrap();
         assert_eq!(ok.placeholders(), 2);
         let err = Query::<Select>::checked("SELECT * FROM quote_db__q", &plugin()).unwrap_err();
         assert!(matches!(err, SqlError::Permission(_)));
@@ -336,23 +358,52 @@ mod tests {
             .unwrap()
             .bind(&vec![1, 2])
             .unwrap();
-        assert_eq!(q.params(), &[json!(5), json!(null), json!("s"), json!({"$blob": "aGk="}), json!([1, 2])]);
+        assert_eq!(
+            q.params(),
+            &[
+                json!(5),
+                json!(null),
+                json!("s"),
+                json!({"$blob": "aGk="}),
+                json!([1, 2])
+            ]
+        );
     }
 
     #[test]
     fn unserializable_values_are_param_errors() {
         let mut map = std::collections::HashMap::new();
         map.insert(vec![1u8], 1);
-        let err = Query::<Select>::checked("SELECT $1", &plugin()).unwrap().bind(&map).unwrap_err();
+        let err = Query::<Select>::checked("SELECT $1", &plugin())
+            .unwrap()
+            .bind(&map)
+            .unwrap_err();
         assert_eq!(err.code(), "PARAM_TYPE_ERROR");
         assert_eq!(err.details()["index"], 1);
     }
 
     #[test]
     fn param_rows() {
-        assert_eq!(("a", 1, None::<i32>).into_params().unwrap(), vec![json!("a"), json!(1), json!(null)]);
-        assert_eq!([1, 2, 3].into_params().unwrap(), vec![json!(1), json!(2), json!(3)]);
+        assert_eq!(
+            ("a", 1, None::<i32>).into_params().unwrap(),
+            vec![json!("a"), json!(1), json!(null)]
+        );
+        assert_eq!(
+            [1, 2, 3].into_params().unwrap(),
+            vec![json!(1), json!(2), json!(3)]
+        );
         assert_eq!(vec!["x"].into_params().unwrap(), vec![json!("x")]);
+    }
+
+    #[test]
+    fn the_dialect_is_the_handlers() {
+        let sql = "DELETE FROM analytics_db__e USING analytics_db__f WHERE analytics_db__e.id = analytics_db__f.id";
+        assert!(Query::<Delete>::checked_for(sql, &plugin(), Dialect::Postgres).is_ok());
+        let q = Query::<Select>::checked("SELECT $1", &plugin()).unwrap();
+        assert_eq!(
+            (q.sql(), q.placeholders(), q.plugin()),
+            ("SELECT $1", 1, Some(&plugin()))
+        );
     }
 
     #[test]
@@ -362,6 +413,9 @@ mod tests {
             .timeout(Duration::from_millis(250))
             .max_rows(5)
             .row_format(RowFormat::Arrays);
-        assert_eq!(q.options(), (Some(Duration::from_millis(250)), Some(5), RowFormat::Arrays));
+        assert_eq!(
+            q.options(),
+            (Some(Duration::from_millis(250)), Some(5), RowFormat::Arrays)
+        );
     }
 }

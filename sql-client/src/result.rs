@@ -41,12 +41,20 @@ impl SqlResult {
             .rows
             .into_iter()
             .map(|row| match row {
-                Value::Array(values) if values.len() == columns.len() => Ok(Row::new(Arc::clone(&columns), values)),
-                Value::Object(mut map) => {
-                    let values = columns.iter().map(|c| map.remove(c).unwrap_or(Value::Null)).collect();
+                Value::Array(values) if values.len() == columns.len() => {
                     Ok(Row::new(Arc::clone(&columns), values))
                 }
-                other => Err(format!("a row is neither an object nor an array of {} values: {other}", columns.len())),
+                Value::Object(mut map) => {
+                    let values = columns
+                        .iter()
+                        .map(|c| map.remove(c).unwrap_or(Value::Null))
+                        .collect();
+                    Ok(Row::new(Arc::clone(&columns), values))
+                }
+                other => Err(format!(
+                    "a row is neither an object nor an array of {} values: {other}",
+                    columns.len()
+                )),
             })
             .collect::<Result<_, _>>()?;
         let truncated = if reply.truncated {
@@ -194,10 +202,15 @@ mod tests {
 
     #[test]
     fn malformed_rows_are_refused() {
-        let err = SqlResult::from_json(json!({"rows": [[1, 2, 3]], "row_count": 1, "execution_time_ms": 0.5,
-            "truncated": false, "columns": ["a"]}))
+        let err = SqlResult::from_json(
+            json!({"rows": [[1, 2, 3]], "row_count": 1, "execution_time_ms": 0.5,
+            "truncated": false, "columns": ["a"]}),
+        )
         .unwrap_err();
-        assert!(err.contains("neither an object nor an array of 1 values"), "{err}");
+        assert!(
+            err.contains("neither an object nor an array of 1 values"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -30,7 +30,11 @@ impl Backoff {
     /// jitter so that many clients do not retry in step.
     #[must_use]
     pub fn new(min: Duration, max: Duration) -> Self {
-        Self { min, max, factor: 2.0 }
+        Self {
+            min,
+            max,
+            factor: 2.0,
+        }
     }
 
     /// The waits before each retry, at most `retries` of them.
@@ -78,7 +82,9 @@ mod tests {
     use serde_json::json;
 
     fn detail(code: &str, details: serde_json::Value) -> Box<ErrorDetail> {
-        let serde_json::Value::Object(map) = details else { unreachable!() };
+        let serde_json::Value::Object(map) = details else {
+            unreachable!()
+        };
         Box::new(ErrorDetail::new(code, "m", "q").with_details(map))
     }
 
@@ -86,35 +92,118 @@ mod tests {
     fn retry_rules_of_protocol_section_7() {
         let cases: Vec<(SqlError, bool, bool, bool)> = vec![
             // (error, is_write, has key, retried)
-            (SqlError::transport("no responders", "q"), false, false, true),
+            (
+                SqlError::transport("no responders", "q"),
+                false,
+                false,
+                true,
+            ),
             (SqlError::transport("no responders", "q"), true, true, true),
-            (SqlError::transport("no responders", "q"), true, false, false),
-            (SqlError::Timeout(detail("REPLY_TIMEOUT", json!({}))), false, false, true),
-            (SqlError::Timeout(detail("REPLY_TIMEOUT", json!({}))), true, true, true),
-            (SqlError::Timeout(detail("REPLY_TIMEOUT", json!({}))), true, false, false),
-            (SqlError::Timeout(detail("TIMEOUT", json!({"timeout_ms": 100}))), false, false, false),
-            (SqlError::Execution(detail("OVERLOADED", json!({"transient": true}))), false, false, true),
-            (SqlError::Execution(detail("OVERLOADED", json!({"transient": true}))), true, true, true),
-            (SqlError::Execution(detail("EXECUTION_ERROR", json!({"transient": true}))), true, true, true),
-            (SqlError::Execution(detail("EXECUTION_ERROR", json!({"constraint_type": "unique"}))), true, true, false),
-            (SqlError::Execution(detail("INTERNAL_ERROR", json!({}))), false, false, false),
-            (SqlError::Validation(detail("PARSE_ERROR", json!({}))), false, false, false),
-            (SqlError::Permission(detail("NAMESPACE_VIOLATION", json!({}))), false, false, false),
-            (SqlError::RateLimit(detail("RATE_LIMIT", json!({"retry_after_ms": 10}))), false, false, false),
+            (
+                SqlError::transport("no responders", "q"),
+                true,
+                false,
+                false,
+            ),
+            (
+                SqlError::Timeout(detail("REPLY_TIMEOUT", json!({}))),
+                false,
+                false,
+                true,
+            ),
+            (
+                SqlError::Timeout(detail("REPLY_TIMEOUT", json!({}))),
+                true,
+                true,
+                true,
+            ),
+            (
+                SqlError::Timeout(detail("REPLY_TIMEOUT", json!({}))),
+                true,
+                false,
+                false,
+            ),
+            (
+                SqlError::Timeout(detail("TIMEOUT", json!({"timeout_ms": 100}))),
+                false,
+                false,
+                false,
+            ),
+            (
+                SqlError::Execution(detail("OVERLOADED", json!({"transient": true}))),
+                false,
+                false,
+                true,
+            ),
+            (
+                SqlError::Execution(detail("OVERLOADED", json!({"transient": true}))),
+                true,
+                true,
+                true,
+            ),
+            (
+                SqlError::Execution(detail("EXECUTION_ERROR", json!({"transient": true}))),
+                true,
+                true,
+                true,
+            ),
+            (
+                SqlError::Execution(detail(
+                    "EXECUTION_ERROR",
+                    json!({"constraint_type": "unique"}),
+                )),
+                true,
+                true,
+                false,
+            ),
+            (
+                SqlError::Execution(detail("INTERNAL_ERROR", json!({}))),
+                false,
+                false,
+                false,
+            ),
+            (
+                SqlError::Validation(detail("PARSE_ERROR", json!({}))),
+                false,
+                false,
+                false,
+            ),
+            (
+                SqlError::Permission(detail("NAMESPACE_VIOLATION", json!({}))),
+                false,
+                false,
+                false,
+            ),
+            (
+                SqlError::RateLimit(detail("RATE_LIMIT", json!({"retry_after_ms": 10}))),
+                false,
+                false,
+                false,
+            ),
             (SqlError::decode("bad", "q"), false, false, false),
         ];
         for (error, write, key, expected) in cases {
-            assert_eq!(is_retryable(&error, write, key), expected, "{error} write={write} key={key}");
+            assert_eq!(
+                is_retryable(&error, write, key),
+                expected,
+                "{error} write={write} key={key}"
+            );
         }
     }
 
     #[test]
     fn backoff_grows_is_capped_and_bounded_in_count() {
-        let delays: Vec<Duration> = Backoff::new(Duration::from_millis(10), Duration::from_millis(40)).delays(5).collect();
+        let delays: Vec<Duration> =
+            Backoff::new(Duration::from_millis(10), Duration::from_millis(40))
+                .delays(5)
+                .collect();
         assert_eq!(delays.len(), 5);
         // Jitter adds up to one more base delay; the base never exceeds the cap.
         for d in &delays {
-            assert!(*d >= Duration::from_millis(10) && *d <= Duration::from_millis(80), "{d:?}");
+            assert!(
+                *d >= Duration::from_millis(10) && *d <= Duration::from_millis(80),
+                "{d:?}"
+            );
         }
         assert_eq!(Backoff::default().delays(0).count(), 0);
     }

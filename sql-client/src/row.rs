@@ -115,7 +115,10 @@ impl Row {
     /// The raw value of `column`.
     #[must_use]
     pub fn value(&self, column: &str) -> Option<&Value> {
-        self.columns.iter().position(|c| c == column).and_then(|i| self.values.get(i))
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.values.get(i))
     }
 
     /// `column` converted to `T` (`Option<T>` for a nullable column).
@@ -143,7 +146,9 @@ impl Row {
     /// The row as a JSON object.
     #[must_use]
     pub fn to_json(&self) -> Map<String, Value> {
-        self.iter().map(|(c, v)| (c.to_owned(), v.clone())).collect()
+        self.iter()
+            .map(|(c, v)| (c.to_owned(), v.clone()))
+            .collect()
     }
 
     /// The whole row deserialized into `T` (a serde type whose fields are the columns).
@@ -199,8 +204,32 @@ mod tests {
         let err = row.get::<i64>("name").unwrap_err();
         assert_eq!(err.to_string(), "column 'name': expected i64, found \"a\"");
         let err = row.get::<i64>("nope").unwrap_err();
-        assert_eq!(err.to_string(), "the result has no column 'nope'; it has: id, name, score");
+        assert_eq!(
+            err.to_string(),
+            "the result has no column 'nope'; it has: id, name, score"
+        );
         assert_eq!(row.get::<Option<f64>>("score").unwrap(), None);
+    }
+
+    #[test]
+    fn raw_access_and_iteration() {
+        let row = row();
+        assert_eq!(row.value("id"), Some(&json!(1)));
+        assert_eq!(row.value("nope"), None);
+        let pairs: Vec<(&str, &Value)> = row.iter().collect();
+        assert_eq!(pairs[1], ("name", &json!("a")));
+        assert_eq!(
+            Value::Object(row.to_json()),
+            json!({"id": 1, "name": "a", "score": null})
+        );
+        assert_eq!(Row::from_row(&row).unwrap(), row);
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_errors() {
+        let row = Row::new(vec!["t".into()].into(), vec![json!("y".repeat(200))]);
+        let err = row.get::<i64>("t").unwrap_err().to_string();
+        assert!(err.ends_with("...") && err.len() < 120, "{err}");
     }
 
     #[test]
@@ -211,7 +240,17 @@ mod tests {
             name: String,
             score: Option<f64>,
         }
-        assert_eq!(row().deserialize::<E>().unwrap(), E { id: 1, name: "a".into(), score: None });
-        assert_eq!(format!("{:?}", row()), r#"{"id": Number(1), "name": String("a"), "score": Null}"#);
+        assert_eq!(
+            row().deserialize::<E>().unwrap(),
+            E {
+                id: 1,
+                name: "a".into(),
+                score: None
+            }
+        );
+        assert_eq!(
+            format!("{:?}", row()),
+            r#"{"id": Number(1), "name": String("a"), "score": Null}"#
+        );
     }
 }

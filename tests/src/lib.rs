@@ -208,6 +208,19 @@ pub fn capture_logs() {
     });
 }
 
+/// Every captured log record (as JSON) that `keep` accepts.
+#[must_use]
+pub fn log_records(keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let text = {
+        let buffer = log_buffer().lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&buffer).into_owned()
+    };
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| keep(record))
+        .collect()
+}
+
 /// Every captured `sql.audit` record with this correlation id.
 #[must_use]
 pub fn audit_records(correlation_id: &str) -> Vec<Value> {

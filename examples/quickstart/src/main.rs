@@ -1,72 +1,36 @@
 //! The quickstart plugin: it inserts, selects, updates and deletes notes through a running
-//! `sql-handler`, printing what comes back.
+//! `sql-handler` with `SqlClient`, and prints the rows and its metrics.
 //!
 //! Run it with everything it needs started for you: `scripts/quickstart.sh`.
-//! Or against your own NATS server and handler: `NATS_URL=nats://127.0.0.1:4222 cargo run -p example-quickstart`.
-//!
-//! It speaks the wire protocol with `sql-core`'s types, checking each statement with the
-//! same policy the handler applies before sending it.
+//! Against your own NATS server and handler:
+//! `NATS_URL=nats://127.0.0.1:4222 cargo run -p example-quickstart`.
 
 #![allow(
     clippy::print_stdout,
     reason = "printing results is this example's job"
 )]
 
-use std::error::Error;
-use std::time::Duration;
+use sql_client::prelude::*;
 
-use serde_json::{Value, json};
-use sql_core::wire::{self, Reply, Request, SuccessReply};
-use sql_core::{Dialect, Plugin};
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-type BoxError = Box<dyn Error + Send + Sync>;
-
-/// A minimal plugin-side caller: checks locally, sends, and turns error replies into errors.
-struct Notes {
-    nats: async_nats::Client,
-    plugin: Plugin,
+/// A note, as the plugin sees it.
+#[derive(Debug)]
+struct Note {
+    id: i64,
+    author: String,
+    body: String,
+    stars: i64,
 }
 
-impl Notes {
-    async fn run(
-        &self,
-        query: &str,
-        params: Value,
-        allow_write: bool,
-    ) -> Result<SuccessReply, BoxError> {
-        // The same policy the handler applies: mistakes fail here, before the network.
-        sql_core::check(query, &self.plugin, Dialect::Sqlite)?;
-        self.send(query, params, allow_write).await
-    }
-
-    /// Sends without the local check, as a plugin that skips the library would.
-    async fn send(
-        &self,
-        query: &str,
-        params: Value,
-        allow_write: bool,
-    ) -> Result<SuccessReply, BoxError> {
-        let mut request = Request::new(query);
-        request.params = params.as_array().cloned().unwrap_or_default();
-        request.allow_write = allow_write;
-        let subject = wire::subject(wire::DEFAULT_SUBJECT_PREFIX, &self.plugin);
-        let body = serde_json::to_vec(&request)?;
-        let message = self
-            .nats
-            .send_request(
-                subject,
-                async_nats::Request::new()
-                    .payload(body.into())
-                    .timeout(Some(Duration::from_millis(
-                        u64::from(request.timeout_ms) + 1000,
-                    ))),
-            )
-            .await?;
-        match Reply::from_slice(&message.payload)? {
-            Reply::Success(reply) => Ok(reply),
-            Reply::Error(reply) => Err(format!("{}: {}", reply.error, reply.message).into()),
-            _ => Err("unknown reply shape".into()),
-        }
+impl SqlRow for Note {
+    fn from_row(row: &Row) -> Result<Self, RowError> {
+        Ok(Self {
+            id: row.get("id")?,
+            author: row.get("author")?,
+            body: row.get("body")?,
+            stars: row.get("stars")?,
+        })
     }
 }
 
@@ -74,86 +38,91 @@ impl Notes {
 async fn main() -> Result<(), BoxError> {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let nats = async_nats::connect(&url).await?;
-    let notes = Notes {
-        nats,
-        plugin: Plugin::new("quickstart")?,
-    };
+    let client = SqlClient::new(nats, "quickstart")?;
+    let plugin = client.plugin().clone();
 
-    let inserted = notes
-        .run(
-            "INSERT INTO quickstart__notes (author, body) VALUES ($1, $2), ($3, $4) RETURNING id",
-            json!(["ada", "compile-time checked SQL", "grace", "over NATS"]),
-            true,
+    let added = client
+        .insert_many(
+            Query::<Insert>::checked(
+                "INSERT INTO quickstart__notes (author, body) VALUES ($1, $2)",
+                &plugin,
+            )?,
+            [
+                ("ada", "checked SQL, one policy"),
+                ("grace", "over NATS"),
+                ("linus", "to be deleted"),
+            ],
         )
         .await?;
-    println!(
-        "inserted {} notes: ids {:?}",
-        inserted.row_count,
-        ids(&inserted)
-    );
+    println!("inserted {added} notes in one transaction");
 
-    let updated = notes
-        .run(
-            "UPDATE quickstart__notes SET stars = stars + $1 WHERE author = $2",
-            json!([5, "ada"]),
-            true,
+    let starred = client
+        .update(
+            Query::<Update>::checked(
+                "UPDATE quickstart__notes SET stars = stars + $1 WHERE author = $2",
+                &plugin,
+            )?
+            .bind(&5)?
+            .bind("ada")?,
         )
         .await?;
-    println!("updated {} note(s)", updated.row_count);
+    println!("starred {starred} note(s)");
 
-    let rows = notes
-        .run(
+    let deleted = client
+        .delete(
+            Query::<Delete>::checked("DELETE FROM quickstart__notes WHERE author = $1", &plugin)?
+                .bind("linus")?,
+        )
+        .await?;
+    println!("deleted {deleted} note(s)");
+
+    let notes: Vec<Note> = client
+        .select(Query::<Select>::checked(
             "SELECT id, author, body, stars FROM quickstart__notes ORDER BY id",
-            json!([]),
-            false,
-        )
+            &plugin,
+        )?)
         .await?;
-    println!(
-        "{} row(s), {:.2} ms in the database:",
-        rows.row_count, rows.execution_time_ms
-    );
-    println!("  {}", rows.columns.join(" | "));
-    for row in &rows.rows {
-        let cells: Vec<String> = rows.columns.iter().map(|c| row[c].to_string()).collect();
-        println!("  {}", cells.join(" | "));
+    println!("{} note(s):", notes.len());
+    for note in &notes {
+        println!(
+            "  #{} {:<6} {:<26} {} star(s)",
+            note.id, note.author, note.body, note.stars
+        );
     }
 
-    let deleted = notes
-        .run(
-            "DELETE FROM quickstart__notes WHERE stars = $1",
-            json!([0]),
-            true,
+    let best: Option<Row> = client
+        .select_one(
+            Query::<Select>::checked(
+                "SELECT author, stars FROM quickstart__notes WHERE stars >= $1 ORDER BY stars DESC",
+                &plugin,
+            )?
+            .bind(&1)?,
         )
         .await?;
-    println!("deleted {} note(s)", deleted.row_count);
+    if let Some(best) = best {
+        println!(
+            "most starred: {} ({} stars)",
+            best.get::<String>("author")?,
+            best.get::<i64>("stars")?
+        );
+    }
 
-    // The handler refuses what the policy refuses, even when a caller skips the local check.
-    let refused = notes
-        .send("SELECT * FROM other_plugin__secrets", json!([]), false)
-        .await
-        .err()
-        .map(|e| e.to_string());
-    println!(
-        "the handler, asked for another plugin's table: {}",
-        refused.as_deref().unwrap_or("allowed?!")
-    );
+    // Mistakes are caught before anything is sent, by the handler's own policy.
+    match Query::<Select>::checked("SELECT * FROM other_plugin__secrets", &plugin) {
+        Err(err) => println!("refused before sending: {err}"),
+        Ok(_) => return Err("another plugin's table was accepted".into()),
+    }
 
-    let left = notes
-        .run(
-            "SELECT count(*) AS notes FROM quickstart__notes",
-            json!([]),
-            false,
-        )
-        .await?;
+    let metrics = client.metrics();
     println!(
-        "notes left: {}",
-        left.rows
-            .first()
-            .map_or(Value::Null, |r| r["notes"].clone())
+        "metrics: {} queries, {} errors, {} retries, latency p50 {:.2} ms / p99 {:.2} ms, rate limit {} of {} left",
+        metrics.queries,
+        metrics.errors,
+        metrics.retries,
+        metrics.latency.p50_ms,
+        metrics.latency.p99_ms,
+        metrics.rate_limit.remaining,
+        metrics.rate_limit.limit.max(),
     );
     Ok(())
-}
-
-fn ids(reply: &SuccessReply) -> Vec<i64> {
-    reply.rows.iter().filter_map(|r| r["id"].as_i64()).collect()
 }
