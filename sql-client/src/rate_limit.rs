@@ -60,7 +60,11 @@ impl RateLimiter {
     pub(crate) fn try_acquire(&self, plugin: &str) -> Result<(), RateLimited> {
         let now = Instant::now();
         let mut windows = self.lock();
-        if self.calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(Self::PRUNE_EVERY) {
+        if self
+            .calls
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(Self::PRUNE_EVERY)
+        {
             windows.prune(now);
         }
         windows.try_acquire(plugin, now)
