@@ -39,6 +39,7 @@
 
 mod audit;
 mod client;
+mod decode;
 mod error;
 mod metrics;
 mod options;
@@ -50,6 +51,7 @@ mod row;
 
 pub use audit::ParamLogging;
 pub use client::SqlClient;
+pub use decode::{Expected, FromSqlValue};
 pub use error::{ErrorDetail, Result, SqlError};
 pub use metrics::{LatencySummary, MetricsSnapshot, SlowQueryStats};
 pub use options::ClientConfig;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::decode::{Expected, FromSqlValue};
+
 /// A type built from one result row.
 ///
 /// `#[derive(SqlRow)]` (from the `sql!` work) implements it for structs; [`Row`] implements
@@ -121,20 +123,43 @@ impl Row {
             .and_then(|i| self.values.get(i))
     }
 
-    /// `column` converted to `T` (`Option<T>` for a nullable column).
+    /// `column` converted to `T` (`Option<T>` for a nullable column, `bool` from 0/1,
+    /// `Vec<u8>` from a blob).
     ///
     /// # Errors
     ///
     /// [`RowError::MissingColumn`] or [`RowError::WrongType`].
-    pub fn get<T: DeserializeOwned>(&self, column: &str) -> Result<T, RowError> {
-        let value = self.value(column).ok_or_else(|| RowError::MissingColumn {
+    pub fn get<T: FromSqlValue>(&self, column: &str) -> Result<T, RowError> {
+        let value = self.require(column)?;
+        T::from_sql_value(value).map_err(|Expected(expected)| RowError::WrongType {
+            column: column.to_owned(),
+            expected: expected.to_owned(),
+            found: shorten(value),
+        })
+    }
+
+    /// `column`'s JSON (or JSON text, as SQLite stores it) deserialized into `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`RowError::MissingColumn`], or [`RowError::WrongType`] with serde's explanation.
+    pub fn get_json<T: DeserializeOwned>(&self, column: &str) -> Result<T, RowError> {
+        let value = self.require(column)?;
+        let parsed = match value {
+            Value::String(text) => serde_json::from_str(text),
+            other => T::deserialize(other),
+        };
+        parsed.map_err(|e| RowError::WrongType {
+            column: column.to_owned(),
+            expected: format!("JSON for {} ({e})", std::any::type_name::<T>()),
+            found: shorten(value),
+        })
+    }
+
+    fn require(&self, column: &str) -> Result<&Value, RowError> {
+        self.value(column).ok_or_else(|| RowError::MissingColumn {
             column: column.to_owned(),
             available: self.columns.join(", "),
-        })?;
-        T::deserialize(value).map_err(|_| RowError::WrongType {
-            column: column.to_owned(),
-            expected: std::any::type_name::<T>().to_owned(),
-            found: shorten(value),
         })
     }
 
@@ -202,7 +227,10 @@ mod tests {
         let row = row();
         assert_eq!(row.get::<String>("name").unwrap(), "a");
         let err = row.get::<i64>("name").unwrap_err();
-        assert_eq!(err.to_string(), "column 'name': expected i64, found \"a\"");
+        assert_eq!(
+            err.to_string(),
+            "column 'name': expected i64 (an integer in range), found \"a\""
+        );
         let err = row.get::<i64>("nope").unwrap_err();
         assert_eq!(
             err.to_string(),

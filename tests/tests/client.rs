@@ -535,7 +535,7 @@ async fn rows_that_do_not_fit_name_the_column() {
         .unwrap_err();
     assert!(
         err.message()
-            .contains("column 'id': expected i64, found \"login\""),
+            .contains("column 'id': expected i64 (an integer in range), found \"login\""),
         "{err}"
     );
 }
