@@ -281,6 +281,9 @@ impl SqlClient {
     ) -> Result<Call, (Option<Call>, SqlError)> {
         let preview = query.preview();
         let fail = |err| (None, err);
+        if let Some(err) = query.deferred_error() {
+            return Err(fail(err.clone()));
+        }
         if let Some(plugin) = query.plugin()
             && plugin != &self.inner.plugin
         {

@@ -111,7 +111,7 @@ impl fmt::Display for ErrorDetail {
 /// assert!(!err.is_transient());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqlError {
     /// The query or its parameters are invalid; fix the call (PARSE_ERROR,

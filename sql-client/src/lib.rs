@@ -37,6 +37,9 @@
 //!
 //! Filter with `RUST_LOG=sql.audit=info,sql.slow=warn` to keep just those targets.
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod audit;
 mod client;
 mod decode;
@@ -60,8 +63,98 @@ pub use rate_limit::RateLimiter;
 pub use result::SqlResult;
 pub use retry::Backoff;
 pub use row::{Row, RowError, SqlRow};
+/// Derives [`SqlRow`] for a struct with named fields: each field reads the column of its
+/// name.
+///
+/// | attribute | where | effect |
+/// |---|---|---|
+/// | `#[sql(rename_all = "camelCase")]` | struct | column names from field names by a rule: `lowercase`, `UPPERCASE`, `snake_case`, `SCREAMING_SNAKE_CASE`, `camelCase`, `PascalCase`, `kebab-case` |
+/// | `#[sql(rename = "col")]` | field | reads column `col` |
+/// | `#[sql(default)]` | field | a missing column gives `Default::default()` |
+/// | `#[sql(skip)]` | field | not read; `Default::default()` |
+/// | `#[sql(flatten)]` | field | the field's own `SqlRow` reads the same row |
+/// | `#[sql(json)]` | field | the column holds JSON (text in SQLite); deserialized with serde |
+/// | `#[sql(try_from = "i64")]` | field | read as `i64`, then `TryFrom` |
+///
+/// `Option<T>` reads NULL as `None`, `bool` reads SQLite's 0/1, `Vec<u8>` reads a blob.
+/// A decode error names the column, the expected type and the value found.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{Row, SqlRow};
+///
+/// #[derive(SqlRow, Debug, PartialEq)]
+/// #[sql(rename_all = "camelCase")]
+/// struct Event {
+///     event_id: i64,
+///     #[sql(rename = "label")]
+///     name: String,
+///     active: bool,
+///     score: Option<f64>,
+///     #[sql(json)]
+///     tags: Vec<String>,
+///     #[sql(skip)]
+///     cached: Option<String>,
+/// }
+///
+/// let row = Row::new(
+///     vec!["eventId".into(), "label".into(), "active".into(), "score".into(), "tags".into()].into(),
+///     vec![7.into(), "login".into(), 1.into(), serde_json::Value::Null, r#"["a","b"]"#.into()],
+/// );
+/// let event = Event::from_row(&row)?;
+/// assert_eq!(event.event_id, 7);
+/// assert!(event.active);
+/// assert_eq!(event.tags, ["a", "b"]);
+/// # Ok::<(), sql_client::RowError>(())
+/// ```
+pub use sql_client_macros::SqlRow;
 /// The shared policy, wire types and value rules.
 pub use sql_core as core;
+
+/// A statement checked at compile time, as a [`Query`] typed by its kind.
+///
+/// ```
+/// # use sql_client::{sql, Query, Select};
+/// let user = "alice".to_owned();
+/// let query: Query<Select> = sql!(plugin = "analytics-db",
+///     "SELECT id, name FROM analytics_db__events WHERE user_id = $1", user);
+/// assert_eq!(query.params(), [serde_json::json!("alice")]);
+/// ```
+///
+/// The plugin comes from the crate's `Cargo.toml`, declared once:
+///
+/// ```toml
+/// [package.metadata.sql-client]
+/// plugin = "analytics-db"
+/// ```
+///
+/// or from `plugin = "..."` in the call. The statement is checked by the same policy as the
+/// handler's, before the code compiles: it must parse (errors give line and column), be
+/// exactly one `SELECT`, `INSERT`, `UPDATE` or `DELETE`, use only the plugin's tables
+/// (anywhere in the statement) and allowed functions, number its placeholders `$1..$n`
+/// without gaps, and get exactly `n` arguments. Arguments are borrowed and sent as JSON
+/// (`Option` as NULL, [`Blob`] for bytes). The statement kind is the type: a
+/// `Query<Delete>` cannot be passed to [`SqlClient::select`].
+///
+/// Options, before the SQL: `plugin = "name"`, `dialect = "postgres"` (default
+/// `"sqlite"`), and `as Type`, which also checks at compile time that the select list
+/// names every column `Type`'s derived [`SqlRow`] needs:
+///
+/// ```
+/// # use sql_client::{sql, SqlRow};
+/// #[derive(SqlRow)]
+/// struct Event { id: i64, name: String }
+///
+/// let query = sql!(plugin = "analytics-db", as Event, "SELECT id, name FROM analytics_db__events");
+/// # let _ = query;
+/// ```
+#[macro_export]
+macro_rules! sql {
+    ($($tokens:tt)*) => {
+        $crate::__private::sql_impl!($($tokens)*)
+    };
+}
 
 /// What a plugin needs, in one `use`.
 pub mod prelude {

@@ -75,6 +75,8 @@ pub struct Query<K: Kind> {
     timeout: Option<Duration>,
     max_rows: Option<u32>,
     row_format: RowFormat,
+    /// An argument of `sql!` that could not be encoded; reported when the query runs.
+    deferred: Option<SqlError>,
     kind: PhantomData<K>,
 }
 
@@ -133,7 +135,8 @@ impl<K: Kind> Query<K> {
         ))
     }
 
-    /// Used by the `sql!` macro, which has checked the statement at compile time.
+    /// A query whose statement is trusted as given (for tests of the handler's own
+    /// checks). Plugins use `sql!` or [`Query::checked`].
     #[doc(hidden)]
     #[must_use]
     pub fn __from_checked(
@@ -147,6 +150,31 @@ impl<K: Kind> Query<K> {
         query
     }
 
+    /// Used by `sql!`, which has checked the statement and the arguments' count at compile
+    /// time.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn __from_macro(
+        sql: &'static str,
+        placeholders: usize,
+        params: Vec<Result<Value, String>>,
+        plugin: &'static str,
+    ) -> Self {
+        let mut query =
+            Self::from_parts(Cow::Borrowed(sql), placeholders, Plugin::new(plugin).ok());
+        for (i, param) in params.into_iter().enumerate() {
+            match param {
+                Ok(value) => query.params.push(value),
+                Err(reason) => {
+                    let error = query.param_error(i + 1, &reason);
+                    query.deferred.get_or_insert(error);
+                    query.params.push(Value::Null);
+                }
+            }
+        }
+        query
+    }
+
     fn from_parts(sql: Cow<'static, str>, placeholders: usize, plugin: Option<Plugin>) -> Self {
         Self {
             sql,
@@ -156,6 +184,7 @@ impl<K: Kind> Query<K> {
             timeout: None,
             max_rows: None,
             row_format: RowFormat::Objects,
+            deferred: None,
             kind: PhantomData,
         }
     }
@@ -247,6 +276,10 @@ impl<K: Kind> Query<K> {
 
     pub(crate) fn into_parts(self) -> (Cow<'static, str>, Vec<Value>) {
         (self.sql, self.params)
+    }
+
+    pub(crate) fn deferred_error(&self) -> Option<&SqlError> {
+        self.deferred.as_ref()
     }
 }
 

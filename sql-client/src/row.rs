@@ -35,6 +35,12 @@ use crate::decode::{Expected, FromSqlValue};
 /// # Ok::<(), RowError>(())
 /// ```
 pub trait SqlRow: Sized {
+    /// The columns `from_row` needs, each with the message `sql!(as Self, ...)` shows when
+    /// the select list lacks it. The derive fills it in; hand-written impls may leave it
+    /// empty, which turns that check off.
+    #[doc(hidden)]
+    const REQUIRED_COLUMNS: &'static [(&'static str, &'static str)] = &[];
+
     /// Builds `Self` from `row`.
     ///
     /// # Errors

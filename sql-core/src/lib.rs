@@ -23,6 +23,7 @@
 //! ```
 
 mod code;
+mod columns;
 mod plugin;
 mod policy;
 mod query_text;
@@ -31,6 +32,7 @@ pub mod value;
 pub mod wire;
 
 pub use code::{ALL_ERROR_CODES, ErrorCode, UnknownErrorCode};
+pub use columns::result_columns;
 pub use plugin::{MAX_PLUGIN_NAME_LEN, Plugin, PluginNameError, TableOwner, is_system_name};
 pub use policy::{Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check};
 pub use query_text::{query_hash, query_preview};

@@ -9,6 +9,8 @@ mod error;
 mod functions;
 mod placeholders;
 mod statement;
+
+pub(crate) use statement::parser_dialect;
 mod tables;
 #[cfg(test)]
 mod tests;

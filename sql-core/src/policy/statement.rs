@@ -55,7 +55,7 @@ pub(super) fn check(
     })
 }
 
-fn parser_dialect(dialect: Dialect) -> &'static dyn ParserDialect {
+pub(crate) fn parser_dialect(dialect: Dialect) -> &'static dyn ParserDialect {
     match dialect {
         Dialect::Sqlite => &SQLiteDialect {},
         Dialect::Postgres => &PostgreSqlDialect {},

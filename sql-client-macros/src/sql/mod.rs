@@ -1,0 +1,8 @@
+//! `sql!`: parse the call, check the statement with the shared policy, expand.
+
+mod check;
+mod expand;
+mod input;
+
+pub(crate) use expand::expand;
+pub(crate) use input::SqlInput;
