@@ -17,6 +17,8 @@ pub(crate) struct AuditRecord<'a> {
     pub(crate) truncated: bool,
     pub(crate) elapsed: Duration,
     pub(crate) outcome: Option<ErrorCode>,
+    /// Answered from an `Idempotency-Key` record; `outcome` is the recorded one.
+    pub(crate) replayed: bool,
 }
 
 impl AuditRecord<'_> {
@@ -38,6 +40,7 @@ impl AuditRecord<'_> {
             truncated = self.truncated,
             duration_ms,
             outcome,
+            replayed = self.replayed,
             "sql request"
         );
     }

@@ -1,9 +1,12 @@
 //! Configuration from flags and environment variables.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use sql_core::Plugin;
 use sql_core::wire::{DEFAULT_QUEUE_GROUP, DEFAULT_SUBJECT_PREFIX};
 
 /// `sql-handler`: executes plugins' policy-checked SQL received over NATS.
@@ -74,6 +77,27 @@ pub struct Config {
     /// Log output: `text` for people, `json` for log collectors (one object per line).
     #[arg(long, env = "SQL_HANDLER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+
+    /// Requests each plugin may send per minute (sliding window); beyond it `RATE_LIMIT`.
+    #[arg(long, env = "SQL_HANDLER_RATE_LIMIT_PER_MINUTE", default_value_t = 6000, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_per_minute: u32,
+
+    /// A plugin's own limit per minute, `PLUGIN=N` (repeat or comma-separate); 0 blocks it.
+    #[arg(
+        long = "plugin-rate-limit",
+        env = "SQL_HANDLER_PLUGIN_RATE_LIMITS",
+        value_delimiter = ',',
+        value_name = "PLUGIN=N"
+    )]
+    plugin_rate_limits: Vec<PluginRateLimit>,
+
+    /// How long an `Idempotency-Key`'s outcome is kept and replayed, in seconds (at least 600).
+    #[arg(long, env = "SQL_HANDLER_IDEMPOTENCY_RETENTION_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(600..=31_536_000))]
+    idempotency_retention_secs: u64,
+
+    /// Serve Prometheus metrics on `http://ADDR/metrics` (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "SQL_HANDLER_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -134,6 +158,96 @@ impl Config {
     pub fn log_format(&self) -> LogFormat {
         self.log_format
     }
+
+    /// Requests per minute allowed to a plugin without its own limit.
+    #[must_use]
+    pub fn rate_limit_per_minute(&self) -> u32 {
+        self.rate_limit_per_minute
+    }
+
+    /// Plugins with their own limit; a later entry for the same plugin wins.
+    #[must_use]
+    pub fn plugin_rate_limits(&self) -> &[PluginRateLimit] {
+        &self.plugin_rate_limits
+    }
+
+    /// How long idempotency records are kept.
+    #[must_use]
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::from_secs(self.idempotency_retention_secs)
+    }
+
+    /// Where to serve metrics, when enabled.
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+}
+
+/// One plugin's own request limit, written `PLUGIN=N` (requests per minute).
+///
+/// # Examples
+///
+/// ```
+/// use sql_handler::PluginRateLimit;
+///
+/// let limit: PluginRateLimit = "analytics-db=100".parse()?;
+/// assert_eq!(limit.plugin().name(), "analytics-db");
+/// assert_eq!(limit.per_minute(), 100);
+/// assert!("Bad Name=1".parse::<PluginRateLimit>().is_err());
+/// assert!("analytics-db=many".parse::<PluginRateLimit>().is_err());
+/// # Ok::<(), sql_handler::PluginRateLimitError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginRateLimit {
+    plugin: Plugin,
+    per_minute: u32,
+}
+
+impl PluginRateLimit {
+    /// The plugin.
+    #[must_use]
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// Requests allowed per minute.
+    #[must_use]
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
+    }
+}
+
+/// A `--plugin-rate-limit` value that is not `PLUGIN=N`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PluginRateLimitError {
+    /// No `=` between the plugin and the number.
+    #[error("expected PLUGIN=N, got {0:?}")]
+    Shape(String),
+    /// The plugin name breaks PROTOCOL.md section 1.
+    #[error("invalid plugin name {0:?}")]
+    Plugin(String),
+    /// The limit is not a whole number that fits 32 bits.
+    #[error("invalid requests-per-minute {0:?}; expected a whole number")]
+    Number(String),
+}
+
+impl FromStr for PluginRateLimit {
+    type Err = PluginRateLimitError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, number) = s
+            .split_once('=')
+            .ok_or_else(|| PluginRateLimitError::Shape(s.to_owned()))?;
+        let plugin = Plugin::new(name.trim())
+            .map_err(|_| PluginRateLimitError::Plugin(name.trim().to_owned()))?;
+        let per_minute = number
+            .trim()
+            .parse()
+            .map_err(|_| PluginRateLimitError::Number(number.trim().to_owned()))?;
+        Ok(Self { plugin, per_minute })
+    }
 }
 
 /// Log output format.
@@ -193,5 +307,65 @@ impl FromStr for DatabaseUrl {
         Err(DatabaseUrlError(format!(
             "unsupported database URL scheme {scheme:?}; expected sqlite://PATH"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("sql-handler").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn limits_retention_and_metrics_have_defaults() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.rate_limit_per_minute(), 6000);
+        assert!(config.plugin_rate_limits().is_empty());
+        assert_eq!(config.idempotency_retention(), Duration::from_secs(86_400));
+        assert_eq!(config.metrics_addr(), None);
+    }
+
+    #[test]
+    fn plugin_limits_repeat_or_comma_separate() {
+        let config = parse(&[
+            "--plugin-rate-limit",
+            "analytics-db=100,quote-db=0",
+            "--plugin-rate-limit",
+            "other=7",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--idempotency-retention-secs",
+            "600",
+        ])
+        .unwrap();
+        let limits: Vec<(&str, u32)> = config
+            .plugin_rate_limits()
+            .iter()
+            .map(|l| (l.plugin().name(), l.per_minute()))
+            .collect();
+        assert_eq!(
+            limits,
+            [("analytics-db", 100), ("quote-db", 0), ("other", 7)]
+        );
+        assert_eq!(config.metrics_addr(), Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(config.idempotency_retention(), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["--idempotency-retention-secs", "599"][..],
+            &["--rate-limit-per-minute", "0"],
+            &["--plugin-rate-limit", "analytics-db"],
+            &["--plugin-rate-limit", "Analytics=1"],
+            &["--plugin-rate-limit", "analytics-db=-1"],
+            &["--metrics-addr", "localhost"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 use sql_core::wire::RequestError;
-use sql_core::{ErrorCode, PolicyError};
+use sql_core::{ErrorCode, PolicyError, RateLimited};
 
 use crate::engine::ExecError;
 
@@ -32,6 +32,20 @@ pub(crate) enum Failure {
     Exec(#[from] ExecError),
     #[error("{}", if *.draining { "the handler is shutting down; retry" } else { "the handler is at its concurrency limit; retry" })]
     Overloaded { draining: bool },
+    #[error(
+        "the plugin's limit of {} requests per {} s is spent; retry in {} ms",
+        .0.limit.max(),
+        .0.limit.window().as_secs(),
+        retry_after_ms(.0)
+    )]
+    RateLimited(RateLimited),
+}
+
+/// Milliseconds until a retry can succeed, rounded up so that waiting exactly that long
+/// is enough.
+fn retry_after_ms(refused: &RateLimited) -> u64 {
+    let ms = refused.retry_after.as_nanos().div_ceil(1_000_000);
+    u64::try_from(ms).unwrap_or(u64::MAX).max(1)
 }
 
 fn at_entry(batch_index: Option<usize>) -> String {
@@ -50,6 +64,7 @@ impl Failure {
             Self::ParamType { .. } => ErrorCode::ParamTypeError,
             Self::Exec(e) => e.code(),
             Self::Overloaded { .. } => ErrorCode::Overloaded,
+            Self::RateLimited(_) => ErrorCode::RateLimit,
         }
     }
 
@@ -90,6 +105,14 @@ impl Failure {
             Self::Overloaded { .. } => {
                 map.insert("transient".into(), json!(true));
             }
+            Self::RateLimited(refused) => {
+                map.insert("limit".into(), json!(refused.limit.max()));
+                map.insert(
+                    "window_seconds".into(),
+                    json!(refused.limit.window().as_secs()),
+                );
+                map.insert("retry_after_ms".into(), json!(retry_after_ms(refused)));
+            }
         }
         map
     }
@@ -104,5 +127,34 @@ impl Failure {
             }
             other => other.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::time::Duration;
+
+    use serde_json::json;
+    use sql_core::{ErrorCode, RateLimit, RateLimited};
+
+    use super::Failure;
+
+    #[test]
+    fn rate_limit_details_round_the_wait_up() {
+        let failure = Failure::RateLimited(RateLimited {
+            limit: RateLimit::per_minute(5),
+            retry_after: Duration::from_micros(41_500),
+        });
+        assert_eq!(failure.code(), ErrorCode::RateLimit);
+        let details = failure.details();
+        assert_eq!(details["limit"], json!(5));
+        assert_eq!(details["window_seconds"], json!(60));
+        assert_eq!(details["retry_after_ms"], json!(42));
+        assert_eq!(
+            failure.public_message(),
+            "the plugin's limit of 5 requests per 60 s is spent; retry in 42 ms"
+        );
     }
 }

@@ -6,6 +6,10 @@
 //! statement's read-only flag, a deadline that interrupts the statement). Every request
 //! gets a reply (PROTOCOL.md) and one audit record on the `sql.audit` tracing target.
 //!
+//! Writes carrying an `Idempotency-Key` are applied at most once per (plugin, key), with the
+//! key recorded in the write's own transaction; each plugin has a request limit per minute;
+//! `--metrics-addr` serves Prometheus metrics on `/metrics`.
+//!
 //! The binary is a thin `main` over this library; tests start the same [`Handler`]:
 //!
 //! ```no_run
@@ -29,13 +33,18 @@ mod audit;
 mod config;
 mod engine;
 mod failure;
+mod idempotency;
 pub mod logging;
+mod metrics;
 mod migrations;
 mod pipeline;
+mod rate_limit;
 mod rows;
 mod service;
 
-pub use config::{Config, DatabaseUrl, DatabaseUrlError, LogFormat};
+pub use config::{
+    Config, DatabaseUrl, DatabaseUrlError, LogFormat, PluginRateLimit, PluginRateLimitError,
+};
 pub use engine::sqlite::OpenError;
 pub use migrations::MigrationError;
 pub use service::{Handler, StartError};

@@ -1,17 +1,23 @@
 //! One request, from NATS message to reply body, in PROTOCOL.md's check order: subject,
-//! body, fields, (rate limit), parse and policy, params, execution.
+//! body, fields (the `Idempotency-Key` header among them), rate limit, parse and policy,
+//! params, execution. An idempotent write runs between its key's lookup and the record
+//! of its reply (see `crate::idempotency`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use sql_core::value::SqlValue;
 use sql_core::wire::{self, ErrorReply, Request, TruncatedReason};
-use sql_core::{Plugin, Verdict};
+use sql_core::{ErrorCode, Plugin, Verdict};
 
 use crate::audit::AuditRecord;
-use crate::engine::{Engine, Job, Outcome};
+use crate::engine::{Claim, Claimed, Engine, Job, Outcome, Recorded};
 use crate::failure::Failure;
+use crate::idempotency::{self, IdempotencyKey};
+use crate::metrics::{Metrics, RequestFacts};
+use crate::rate_limit::PluginLimiter;
 
 /// Room kept in every reply for the envelope around the rows and for NATS headers.
 const REPLY_RESERVE_BYTES: usize = 4096;
@@ -22,12 +28,38 @@ pub(crate) struct Pipeline {
     pub(crate) engine: Engine,
     pub(crate) subject_prefix: String,
     pub(crate) max_payload: usize,
+    pub(crate) limiter: PluginLimiter,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
-/// What one request produced: the reply body, and facts for the audit record.
+/// One request as it arrived.
+#[derive(Debug)]
+pub(crate) struct Incoming<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) payload: &'a [u8],
+    /// The raw `Idempotency-Key` header, checked with the other fields.
+    pub(crate) idempotency_key: Option<&'a str>,
+    pub(crate) correlation_id: &'a str,
+    pub(crate) received: Instant,
+}
+
+/// What one request produced: the reply body.
 #[derive(Debug)]
 pub(crate) struct Handled {
     pub(crate) body: Vec<u8>,
+}
+
+/// A reply and the facts about it that audit records and metrics need.
+#[derive(Debug)]
+struct Replied {
+    body: Vec<u8>,
+    outcome: Option<ErrorCode>,
+    /// Rows returned for reads; rows affected for writes.
+    row_count: u64,
+    /// Rows in the reply.
+    rows_returned: u64,
+    truncated: bool,
+    replayed: bool,
 }
 
 /// Facts gathered while a request moves through the stages.
@@ -41,46 +73,20 @@ struct Progress {
 
 impl Pipeline {
     /// Handles one request and always produces a reply.
-    pub(crate) async fn handle(
-        &self,
-        subject: &str,
-        payload: &[u8],
-        correlation_id: &str,
-        received: Instant,
-    ) -> Handled {
+    pub(crate) async fn handle(&self, incoming: &Incoming<'_>) -> Handled {
+        let _in_flight = self.metrics.in_flight();
         let mut progress = Progress::default();
-        let result = self.run(subject, payload, received, &mut progress).await;
-        let (body, rows, truncated, outcome) = match result {
-            Ok(outcome) => {
-                let rows = outcome.row_count;
-                let truncated = outcome.rows.truncated().is_some();
-                (success_body(outcome), rows, truncated, None)
-            }
-            Err(failure) => {
-                if let Failure::Exec(crate::engine::ExecError::Internal(detail)) = &failure {
-                    tracing::error!(correlation_id, error = %detail, "internal error");
-                }
-                (
-                    self.error_body(&failure, &progress, correlation_id),
-                    0,
-                    false,
-                    Some(failure.code()),
-                )
-            }
+        let replied = match self.run(incoming, &mut progress).await {
+            Ok(replied) => replied,
+            Err(failure) => self.failed(&failure, &progress, incoming.correlation_id),
         };
-        AuditRecord {
-            plugin: progress.plugin.as_ref().map_or("", Plugin::name),
-            query: &progress.query,
-            correlation_id,
-            kind: progress.verdict.as_ref().map(|v| v.kind().as_str()),
-            param_count: progress.param_count,
-            rows,
-            truncated,
-            elapsed: received.elapsed(),
-            outcome,
-        }
-        .emit();
-        Handled { body }
+        self.account(
+            &progress,
+            incoming.correlation_id,
+            incoming.received.elapsed(),
+            &replied,
+        );
+        Handled { body: replied.body }
     }
 
     /// The reply to a request refused before it ran, such as at the concurrency cap.
@@ -89,61 +95,160 @@ impl Pipeline {
             plugin: wire::plugin_from_subject(&self.subject_prefix, subject).ok(),
             ..Progress::default()
         };
+        let replied = self.failed(failure, &progress, correlation_id);
+        self.account(&progress, correlation_id, Duration::ZERO, &replied);
+        Handled { body: replied.body }
+    }
+
+    /// Emits the audit record and counts the request in the metrics.
+    fn account(
+        &self,
+        progress: &Progress,
+        correlation_id: &str,
+        elapsed: Duration,
+        replied: &Replied,
+    ) {
+        let plugin = progress.plugin.as_ref().map_or("", Plugin::name);
         AuditRecord {
-            plugin: progress.plugin.as_ref().map_or("", Plugin::name),
-            query: "",
+            plugin,
+            query: &progress.query,
             correlation_id,
-            kind: None,
-            param_count: 0,
-            rows: 0,
-            truncated: false,
-            elapsed: Duration::ZERO,
-            outcome: Some(failure.code()),
+            kind: progress.verdict.as_ref().map(|v| v.kind().as_str()),
+            param_count: progress.param_count,
+            rows: replied.row_count,
+            truncated: replied.truncated,
+            elapsed,
+            outcome: replied.outcome,
+            replayed: replied.replayed,
         }
         .emit();
-        Handled {
-            body: self.error_body(failure, &progress, correlation_id),
-        }
+        self.metrics.record(&RequestFacts {
+            plugin,
+            outcome: replied.outcome,
+            elapsed,
+            rows_returned: replied.rows_returned,
+            replayed: replied.replayed,
+        });
     }
 
     async fn run(
         &self,
-        subject: &str,
-        payload: &[u8],
-        received: Instant,
+        incoming: &Incoming<'_>,
         progress: &mut Progress,
-    ) -> Result<Outcome, Failure> {
-        let plugin = wire::plugin_from_subject(&self.subject_prefix, subject)?;
+    ) -> Result<Replied, Failure> {
+        let plugin = wire::plugin_from_subject(&self.subject_prefix, incoming.subject)?;
         progress.plugin = Some(plugin.clone());
-        let request = Request::from_slice(payload)?;
+        let request = Request::from_slice(incoming.payload)?;
         progress.query.clone_from(&request.query);
         progress.param_count = request
             .batch
             .as_ref()
             .map_or(request.params.len(), |b| b.first().map_or(0, Vec::len));
+        let key = IdempotencyKey::from_header(incoming.idempotency_key)?;
+        self.limiter
+            .check(&plugin, Instant::now())
+            .map_err(Failure::RateLimited)?;
 
         let verdict = self
             .engine
             .policy()
             .check(&request.query, &plugin, self.engine.dialect())?;
         progress.verdict = Some(verdict.clone());
+        match key {
+            // Reads ignore the key: running them again changes nothing.
+            Some(key) if verdict.writes() => {
+                self.run_idempotent(request, &verdict, plugin, &key, incoming, progress)
+                    .await
+            }
+            _ => {
+                let job = self.job(request, &verdict, plugin, incoming.received)?;
+                Ok(succeeded(self.engine.execute(job).await?))
+            }
+        }
+    }
+
+    /// A write with an `Idempotency-Key`: answered from its record, or run and recorded
+    /// in the same transaction (PROTOCOL.md section 2).
+    async fn run_idempotent(
+        &self,
+        request: Request,
+        verdict: &Verdict,
+        plugin: Plugin,
+        key: &IdempotencyKey,
+        incoming: &Incoming<'_>,
+        progress: &Progress,
+    ) -> Result<Replied, Failure> {
+        let claim = Claim {
+            plugin: plugin.clone(),
+            key: key.as_str().to_owned(),
+            fingerprint: idempotency::fingerprint(&request),
+            deadline: deadline(&request, incoming.received),
+            timeout_ms: request.timeout_ms,
+        };
+        let mut session = match self.engine.claim(claim).await? {
+            Claimed::Replay(recorded) => return Ok(replayed(recorded)),
+            Claimed::Reused => return Err(Failure::Request(idempotency::key_reused())),
+            Claimed::Fresh(session) => session,
+        };
+        let result = match self.job(request, verdict, plugin, incoming.received) {
+            Ok(job) => session.execute(job).await.map_err(Failure::from),
+            Err(failure) => Err(failure),
+        };
+        let (replied, record) = match result {
+            Ok(outcome) => (succeeded(outcome), true),
+            Err(failure) => (
+                self.failed(&failure, progress, incoming.correlation_id),
+                idempotency::is_recorded(&failure),
+            ),
+        };
+        let recorded = record.then(|| Recorded {
+            body: replied.body.clone(),
+            outcome: replied.outcome,
+        });
+        // Only once the commit succeeds was the write applied and may success be told.
+        session.finish(recorded).await?;
+        Ok(replied)
+    }
+
+    /// The checked job: permission, then parameters.
+    fn job(
+        &self,
+        request: Request,
+        verdict: &Verdict,
+        plugin: Plugin,
+        received: Instant,
+    ) -> Result<Job, Failure> {
         if verdict.writes() && !request.allow_write {
             return Err(Failure::WriteNotAllowed);
         }
         let executions = executions(&request, verdict.placeholders())?;
-        let job = Job {
+        Ok(Job {
             plugin,
+            deadline: deadline(&request, received),
             sql: request.query,
             writes: verdict.writes(),
             executions,
             allow_write: request.allow_write,
-            deadline: received + Duration::from_millis(u64::from(request.timeout_ms)),
             timeout_ms: request.timeout_ms,
             max_rows: request.max_rows as usize,
             row_format: request.row_format,
             byte_budget: self.max_payload.saturating_sub(REPLY_RESERVE_BYTES),
-        };
-        Ok(self.engine.execute(job).await?)
+        })
+    }
+
+    /// The error reply for `failure`.
+    fn failed(&self, failure: &Failure, progress: &Progress, correlation_id: &str) -> Replied {
+        if let Failure::Exec(crate::engine::ExecError::Internal(detail)) = failure {
+            tracing::error!(correlation_id, error = %detail, "internal error");
+        }
+        Replied {
+            body: self.error_body(failure, progress, correlation_id),
+            outcome: Some(failure.code()),
+            row_count: 0,
+            rows_returned: 0,
+            truncated: false,
+            replayed: false,
+        }
     }
 
     fn error_body(&self, failure: &Failure, progress: &Progress, correlation_id: &str) -> Vec<u8> {
@@ -165,6 +270,36 @@ impl Pipeline {
         let reply = ErrorReply::new(failure.code(), failure.public_message(), details);
         // Serializing a struct of strings and JSON values cannot fail.
         serde_json::to_vec(&reply).unwrap_or_default()
+    }
+}
+
+fn deadline(request: &Request, received: Instant) -> Instant {
+    received + Duration::from_millis(u64::from(request.timeout_ms))
+}
+
+fn succeeded(outcome: Outcome) -> Replied {
+    let row_count = outcome.row_count;
+    let rows_returned = outcome.rows.len() as u64;
+    let truncated = outcome.rows.truncated().is_some();
+    Replied {
+        body: success_body(outcome),
+        outcome: None,
+        row_count,
+        rows_returned,
+        truncated,
+        replayed: false,
+    }
+}
+
+/// A recorded reply sent again, byte for byte.
+fn replayed(recorded: Recorded) -> Replied {
+    Replied {
+        body: recorded.body,
+        outcome: recorded.outcome,
+        row_count: 0,
+        rows_returned: 0,
+        truncated: false,
+        replayed: true,
     }
 }
 

@@ -2,13 +2,14 @@
 //! graceful shutdown.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::{HeaderMap, Message, Subscriber};
 use futures::StreamExt;
 use sql_core::Policy;
-use sql_core::wire::{self, CORRELATION_ID_HEADER, RequestError};
+use sql_core::wire::{self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, RequestError};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
@@ -16,8 +17,10 @@ use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
 use crate::engine::Engine;
 use crate::engine::sqlite::{OpenError, SqliteEngine};
 use crate::failure::Failure;
+use crate::metrics::{Metrics, MetricsServer};
 use crate::migrations::{self, MigrationError};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Incoming, Pipeline};
+use crate::rate_limit::PluginLimiter;
 
 /// How long shutdown waits for the subscription to hand over its buffered requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,6 +61,15 @@ pub enum StartError {
         #[source]
         source: async_nats::SubscribeError,
     },
+    /// The metrics address cannot be listened on.
+    #[error("cannot serve metrics on {addr}")]
+    Metrics {
+        /// The configured address.
+        addr: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A started handler: database open and migrated, subscribed and ready to serve.
@@ -81,6 +93,7 @@ pub struct Handler {
     subscriber: Subscriber,
     pipeline: Arc<Pipeline>,
     max_concurrency: usize,
+    metrics_server: Option<MetricsServer>,
 }
 
 impl Handler {
@@ -101,9 +114,11 @@ impl Handler {
         let engine = match config.database()? {
             DatabaseUrl::Sqlite(path) => {
                 let readers = config.sqlite_readers();
+                let retention = config.idempotency_retention();
                 // Opening and migrating does file I/O; keep it off the async workers.
                 let opened = tokio::task::spawn_blocking(move || {
                     SqliteEngine::open(&path, readers, policy, &migrations)
+                        .map(|engine| engine.with_idempotency_retention(retention))
                 })
                 .await
                 .map_err(|e| {
@@ -114,6 +129,15 @@ impl Handler {
                 })??;
                 Engine::Sqlite(opened)
             }
+        };
+        let metrics = Arc::new(Metrics::new());
+        let metrics_server = match config.metrics_addr() {
+            Some(addr) => Some(
+                MetricsServer::start(addr, Arc::clone(&metrics))
+                    .await
+                    .map_err(|source| StartError::Metrics { addr, source })?,
+            ),
+            None => None,
         };
         let client = async_nats::ConnectOptions::new()
             .name("sql-handler")
@@ -141,13 +165,20 @@ impl Handler {
                 engine,
                 subject_prefix: config.subject_prefix().to_owned(),
                 max_payload,
+                limiter: PluginLimiter::new(
+                    config.rate_limit_per_minute(),
+                    config.plugin_rate_limits(),
+                    Instant::now(),
+                ),
+                metrics,
             }),
             max_concurrency: config.max_concurrency(),
+            metrics_server,
         })
     }
 
     /// Serves requests until `shutdown` completes, then stops taking new ones, answers
-    /// every request already received, and returns.
+    /// every request already received, stops the metrics endpoint (if any), and returns.
     pub async fn serve(mut self, shutdown: impl Future<Output = ()>) {
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(self.max_concurrency));
@@ -170,6 +201,10 @@ impl Handler {
         }
         tracker.close();
         tracker.wait().await;
+        // Scrapes see the final counts until every request is answered.
+        if let Some(server) = self.metrics_server.take() {
+            server.stop().await;
+        }
         if !self.is_connected() {
             tracing::warn!(
                 "NATS unreachable at shutdown; replies not yet sent are lost with the connection"
@@ -216,6 +251,11 @@ impl Handler {
     fn dispatch(&self, message: Message, permits: &Arc<Semaphore>, tracker: &TaskTracker) {
         let received = Instant::now();
         let correlation_id = correlation_id(message.headers.as_ref());
+        let idempotency_key = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(IDEMPOTENCY_KEY_HEADER))
+            .map(|v| v.as_str().to_owned());
         let Some(reply_to) = message.reply.clone() else {
             // Nobody would read a reply, so nothing runs; the attempt is still audited.
             let failure = Failure::Request(RequestError::new(
@@ -233,12 +273,13 @@ impl Handler {
             Ok(permit) => {
                 tracker.spawn(async move {
                     let handled = pipeline
-                        .handle(
-                            &message.subject,
-                            &message.payload,
-                            &correlation_id,
+                        .handle(&Incoming {
+                            subject: &message.subject,
+                            payload: &message.payload,
+                            idempotency_key: idempotency_key.as_deref(),
+                            correlation_id: &correlation_id,
                             received,
-                        )
+                        })
                         .await;
                     drop(permit);
                     send(&client, reply_to, &correlation_id, handled.body).await;
@@ -255,6 +296,30 @@ impl Handler {
                 });
             }
         }
+    }
+
+    /// The address the metrics endpoint listens on, when `--metrics-addr` is set: with port
+    /// 0 in the configuration, the port actually bound.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use clap::Parser;
+    /// use sql_handler::{Config, Handler};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = Config::try_parse_from([
+    ///     "sql-handler", "--database", "sqlite://app.db", "--metrics-addr", "127.0.0.1:0",
+    /// ])?;
+    /// let handler = Handler::start(&config).await?;
+    /// let addr = handler.metrics_addr().ok_or("metrics are enabled")?;
+    /// println!("scrape http://{addr}/metrics");
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(MetricsServer::addr)
     }
 
     /// The NATS client the handler uses.

@@ -33,6 +33,14 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "--max-concurrency",
         "--log-format",
         "--allow-function",
+        "--rate-limit-per-minute",
+        "SQL_HANDLER_RATE_LIMIT_PER_MINUTE",
+        "--plugin-rate-limit",
+        "SQL_HANDLER_PLUGIN_RATE_LIMITS",
+        "--idempotency-retention-secs",
+        "SQL_HANDLER_IDEMPOTENCY_RETENTION_SECS",
+        "--metrics-addr",
+        "SQL_HANDLER_METRICS_ADDR",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }

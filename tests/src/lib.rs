@@ -8,6 +8,7 @@
 //! and the real `sql-handler` serving a temporary SQLite database with the migrations in
 //! `fixtures/migrations`. The tests themselves live in `tests/`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub struct TestEnv {
     dir: tempfile::TempDir,
     shutdown: CancellationToken,
     served: Option<JoinHandle<()>>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl TestEnv {
@@ -54,6 +56,7 @@ impl TestEnv {
         let nats = NatsServer::start();
         let dir = tempfile::tempdir().expect("temp dir");
         let handler = start_handler(&nats, &dir, extra_args).await;
+        let metrics_addr = handler.metrics_addr();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
@@ -66,7 +69,27 @@ impl TestEnv {
             dir,
             shutdown,
             served: Some(served),
+            metrics_addr,
         }
+    }
+
+    /// Stops the handler and starts a new one with `extra_args` on the same database and
+    /// NATS server, as a restart of the service would.
+    pub async fn restart(&mut self, extra_args: &[&str]) {
+        self.stop().await;
+        let handler = start_handler(&self.nats, &self.dir, extra_args).await;
+        self.metrics_addr = handler.metrics_addr();
+        self.shutdown = CancellationToken::new();
+        let token = self.shutdown.clone();
+        self.served = Some(tokio::spawn(async move {
+            handler.serve(token.cancelled_owned()).await;
+        }));
+    }
+
+    /// Where the handler serves metrics, when started with `--metrics-addr`.
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The folder holding the database.
@@ -254,6 +277,94 @@ pub async fn round_trip(client: &async_nats::Client) {
         .await
         .expect("probe returns in time")
         .expect("probe message");
+}
+
+/// Headers carrying an idempotency key.
+#[must_use]
+pub fn with_idempotency_key(key: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(sql_core::wire::IDEMPOTENCY_KEY_HEADER, key);
+    headers
+}
+
+/// An HTTP response as the tests need it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type` header, when present.
+    pub content_type: Option<String>,
+    /// The body as text.
+    pub body: String,
+}
+
+/// Sends `GET path` to `addr` over HTTP/1.0 and reads the whole response. A test client
+/// only: it reads a `Connection: close` response to its end.
+pub async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .expect("send request");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read response");
+        raw
+    };
+    let raw = tokio::time::timeout(REPLY_WAIT, exchange)
+        .await
+        .expect("HTTP response in time");
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let content_type = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.trim().to_owned());
+    HttpResponse {
+        status,
+        content_type,
+        body: body.to_owned(),
+    }
+}
+
+/// The value of the sample `name` whose labels are exactly `labels`, in a Prometheus
+/// text exposition.
+#[must_use]
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (sample, label_text) = match series.split_once('{') {
+                Some((sample, rest)) => (sample, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if sample != name {
+                return None;
+            }
+            let mut found: Vec<(&str, &str)> = label_text
+                .split(',')
+                .filter(|pair| !pair.is_empty())
+                .filter_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    Some((k, v.strip_prefix('"')?.strip_suffix('"')?))
+                })
+                .collect();
+            let mut wanted = labels.to_vec();
+            found.sort_unstable();
+            wanted.sort_unstable();
+            (found == wanted).then(|| value.parse().ok()).flatten()
+        })
 }
 
 /// Headers carrying a correlation id.

@@ -39,6 +39,59 @@ pub(crate) struct Outcome {
     pub(crate) execution_time: Duration,
 }
 
+/// A write carrying an `Idempotency-Key`, to be looked up before it runs.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    pub(crate) plugin: Plugin,
+    pub(crate) key: String,
+    /// Tells a retry from another request under the same key.
+    pub(crate) fingerprint: String,
+    pub(crate) deadline: Instant,
+    pub(crate) timeout_ms: u32,
+}
+
+/// A reply as recorded for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    /// The body exactly as first sent.
+    pub(crate) body: Vec<u8>,
+    /// `None` for success, else the error code.
+    pub(crate) outcome: Option<ErrorCode>,
+}
+
+/// What the key's lookup found.
+#[derive(Debug)]
+pub(crate) enum Claimed {
+    /// The same request was answered before: send this again.
+    Replay(Recorded),
+    /// The key was used for a different request.
+    Reused,
+    /// First use: run the write in this session, then record its reply.
+    Fresh(WriteSession),
+}
+
+/// An open write transaction for an idempotent write, on the backend that opened it.
+#[derive(Debug)]
+pub(crate) enum WriteSession {
+    Sqlite(sqlite::ClaimedWrite),
+}
+
+impl WriteSession {
+    /// Runs the job in the session; a failed statement's changes are undone.
+    pub(crate) async fn execute(&mut self, job: Job) -> Result<Outcome, ExecError> {
+        match self {
+            Self::Sqlite(session) => session.execute(job).await,
+        }
+    }
+
+    /// Commits the write with `reply` recorded, or rolls back when `reply` is `None`.
+    pub(crate) async fn finish(self, reply: Option<Recorded>) -> Result<(), ExecError> {
+        match self {
+            Self::Sqlite(session) => session.finish(reply).await,
+        }
+    }
+}
+
 /// A constraint that refused a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Constraint {
@@ -189,6 +242,13 @@ impl Engine {
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
         match self {
             Self::Sqlite(engine) => engine.execute(job).await,
+        }
+    }
+
+    /// Looks up an idempotent write's key and, on first use, opens its transaction.
+    pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
+        match self {
+            Self::Sqlite(engine) => engine.claim(claim).await,
         }
     }
 

@@ -1,8 +1,10 @@
 //! The embedded SQLite backend: one writer connection and a pool of read-only readers on a
 //! WAL database, so reads never wait for the writer.
 
+mod claim;
 mod errors;
 mod guard;
+mod idempotency;
 mod migrate;
 mod pool;
 mod values;
@@ -21,10 +23,11 @@ use sql_core::Policy;
 use sql_core::wire::RowFormat;
 use tokio::sync::Semaphore;
 
+pub(crate) use claim::ClaimedWrite;
 pub(crate) use guard::{Guard, GuardMode};
 
-use self::pool::{ConnPool, PooledConn};
-use crate::engine::{ExecError, Job, Outcome};
+use self::pool::ConnPool;
+use crate::engine::{Claim, Claimed, ExecError, Job, Outcome};
 use crate::migrations::{Migration, MigrationError};
 use crate::rows::{Flow, RowSink};
 
@@ -34,6 +37,10 @@ const DEADLINE_CHECK_STEPS: i32 = 1000;
 /// Largest string or blob a statement may build, so that one function call cannot run
 /// for seconds between deadline checks.
 const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
+/// How often expired idempotency records are deleted, at most.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// How long idempotency records are kept unless configured otherwise.
+const DEFAULT_RETENTION: Duration = Duration::from_secs(86_400);
 
 /// Failure to open the database.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,8 @@ pub(crate) struct SqliteEngine {
     policy: Arc<Policy>,
     schema: Arc<SchemaNames>,
     read_slots: PluginSlots,
+    retention: Duration,
+    last_purge: Mutex<Instant>,
 }
 
 /// Per-plugin limits on reads running at once: one less than the reader connections, so
@@ -150,6 +159,7 @@ impl SqliteEngine {
             .map_err(sqlite_err)?;
         let schema = Arc::new(SchemaNames::default());
         migrate::apply(&mut writer, &policy, &schema, migrations)?;
+        idempotency::create(&writer).map_err(sqlite_err)?;
 
         let read_slots = PluginSlots::new(readers.max(1));
         let readers = (0..readers.max(1))
@@ -169,6 +179,13 @@ impl SqliteEngine {
             policy,
             schema,
             read_slots,
+            retention: DEFAULT_RETENTION,
+            // The first idempotent write purges whatever expired while the handler was down.
+            last_purge: Mutex::new(
+                Instant::now()
+                    .checked_sub(PURGE_EVERY)
+                    .unwrap_or_else(Instant::now),
+            ),
         })
     }
 
@@ -201,9 +218,62 @@ impl SqliteEngine {
             .map_err(|_| ExecError::Timeout { timeout_ms })?;
         let policy = Arc::clone(&self.policy);
         let schema = Arc::clone(&self.schema);
-        tokio::task::spawn_blocking(move || run(conn, &job, policy, &schema))
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn;
+            run(conn.conn(), &job, policy, &schema, Transaction::Own)
+        })
+        .await
+        .map_err(|e| ExecError::Internal(format!("execution task failed: {e}")))?
+    }
+
+    /// Takes the writer for an idempotent write: looks up `claim`'s key inside a write
+    /// transaction, and either answers from the record or hands back the open
+    /// transaction, in which the write and its record will commit together.
+    ///
+    /// Holding the single writer from the lookup to the commit is what makes a concurrent
+    /// duplicate wait and then find the record instead of applying the write again; on a
+    /// file shared by several handlers, `BEGIN IMMEDIATE` does the same across processes.
+    pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
+        let timeout = ExecError::Timeout {
+            timeout_ms: claim.timeout_ms,
+        };
+        let conn = self
+            .writer
+            .acquire(claim.deadline)
             .await
-            .map_err(|e| ExecError::Internal(format!("execution task failed: {e}")))?
+            .map_err(|_| timeout)?;
+        let purge = self.purge_due(Instant::now());
+        let session = ClaimedWrite::new(
+            conn,
+            Arc::clone(&self.policy),
+            Arc::clone(&self.schema),
+            &claim,
+        );
+        let retention = self.retention;
+        tokio::task::spawn_blocking(move || session.begin(&claim, retention, purge))
+            .await
+            .map_err(|e| ExecError::Internal(format!("claim task failed: {e}")))?
+    }
+
+    /// Whether expired idempotency records should be deleted now: at most once per
+    /// [`PURGE_EVERY`], so requests do not pay for it each time.
+    fn purge_due(&self, now: Instant) -> bool {
+        let mut last = self
+            .last_purge
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if now.saturating_duration_since(*last) >= PURGE_EVERY {
+            *last = now;
+            return true;
+        }
+        false
+    }
+
+    /// Sets how long idempotency records are kept (default one day).
+    #[must_use]
+    pub(crate) fn with_idempotency_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
     }
 
     #[cfg(test)]
@@ -229,13 +299,22 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Who owns the transaction a write runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    /// The statement's own: `BEGIN IMMEDIATE` before a write, `COMMIT` after.
+    Own,
+    /// The caller's, already open (an idempotent write commits with its record).
+    Caller,
+}
+
 fn run(
-    mut pooled: PooledConn,
+    conn: &mut Connection,
     job: &Job,
     policy: Arc<Policy>,
     schema: &SchemaNames,
+    transaction: Transaction,
 ) -> Result<Outcome, ExecError> {
-    let conn = pooled.conn();
     let deadline = job.deadline;
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
@@ -254,7 +333,7 @@ fn run(
     let names = schema.get(conn).map_err(internal)?;
     let guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
     let started = Instant::now();
-    let result = run_guarded(conn, job, &guard);
+    let result = run_guarded(conn, job, &guard, transaction);
     let execution_time = started.elapsed();
 
     // Leave the connection clean for the next request whatever happened.
@@ -272,12 +351,14 @@ fn run_guarded(
     conn: &mut Connection,
     job: &Job,
     guard: &Guard,
+    transaction: Transaction,
 ) -> Result<(RowSink, u64), ExecError> {
+    let own = job.writes && transaction == Transaction::Own;
     let map = |e: &rusqlite::Error| match guard.denial() {
         Some(denial) => ExecError::Denied(denial, guard.plugin().table_prefix().to_owned()),
         None => errors::map(e, job.timeout_ms),
     };
-    if job.writes {
+    if own {
         // IMMEDIATE takes the write lock now, so a busy database fails here rather than
         // half-way through a batch.
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| map(&e))?;
@@ -347,7 +428,7 @@ fn run_guarded(
     }
     drop(stmt);
     Guard::uninstall(conn).map_err(|e| map(&e))?;
-    if job.writes {
+    if own {
         conn.execute_batch("COMMIT").map_err(|e| map(&e))?;
     }
     if !writes {

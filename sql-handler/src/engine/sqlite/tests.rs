@@ -620,3 +620,108 @@ async fn one_plugins_slow_reads_never_take_every_reader() {
         matches!(a, Err(ExecError::Timeout { .. })) && matches!(b, Err(ExecError::Timeout { .. }))
     );
 }
+
+fn claim(key: &str, fingerprint: &str) -> crate::engine::Claim {
+    crate::engine::Claim {
+        plugin: Plugin::new("analytics-db").unwrap(),
+        key: key.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        deadline: Instant::now() + Duration::from_secs(10),
+        timeout_ms: 10_000,
+    }
+}
+
+async fn count_named(f: &Fixture, name: &str) -> serde_json::Value {
+    let outcome = run(
+        f,
+        job(
+            "SELECT count(*) AS n FROM analytics_db__events WHERE name = $1",
+            vec![SqlValue::Text(name.to_owned())],
+        ),
+    )
+    .await
+    .unwrap();
+    rows_as_json(outcome.rows)[0]["n"].clone()
+}
+
+#[tokio::test]
+async fn a_claimed_write_commits_with_its_record_and_is_replayed() {
+    use crate::engine::{Claimed, Recorded};
+    let f = fixture();
+    let Claimed::Fresh(mut session) = f.engine.claim(claim("k1", "fp")).await.unwrap() else {
+        panic!("first use of the key");
+    };
+    let insert = job(
+        "INSERT INTO analytics_db__events (name) VALUES ($1)",
+        vec![SqlValue::Text("claimed".into())],
+    );
+    assert_eq!(session.execute(insert).await.unwrap().row_count, 1);
+    let recorded = Recorded {
+        body: b"{\"first\":true}".to_vec(),
+        outcome: None,
+    };
+    session.finish(Some(recorded.clone())).await.unwrap();
+    assert_eq!(count_named(&f, "claimed").await, json!(1));
+
+    match f.engine.claim(claim("k1", "fp")).await.unwrap() {
+        Claimed::Replay(replay) => assert_eq!(replay, recorded),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    assert!(matches!(
+        f.engine.claim(claim("k1", "other")).await.unwrap(),
+        Claimed::Reused
+    ));
+}
+
+#[tokio::test]
+async fn a_failed_claimed_write_is_undone_and_an_unrecorded_one_leaves_no_trace() {
+    use crate::engine::{Claimed, Recorded};
+    let f = fixture();
+    // A failing statement after a successful one in the same session: only the failure's
+    // own changes are undone (none), and the record commits.
+    let Claimed::Fresh(mut session) = f.engine.claim(claim("k2", "fp")).await.unwrap() else {
+        panic!("first use of the key");
+    };
+    let duplicate = job(
+        "INSERT INTO analytics_db__events (name) VALUES ($1)",
+        vec![SqlValue::Text("a".into())],
+    );
+    let err = session.execute(duplicate).await.unwrap_err();
+    assert!(matches!(
+        err,
+        ExecError::Execution {
+            constraint: Some(Constraint::Unique),
+            ..
+        }
+    ));
+    session
+        .finish(Some(Recorded {
+            body: b"{\"error\":\"EXECUTION_ERROR\"}".to_vec(),
+            outcome: Some(sql_core::ErrorCode::ExecutionError),
+        }))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.engine.claim(claim("k2", "fp")).await.unwrap(),
+        Claimed::Replay(Recorded {
+            outcome: Some(sql_core::ErrorCode::ExecutionError),
+            ..
+        })
+    ));
+
+    // Finished without a record (a transient outcome): the write and the key are gone.
+    let Claimed::Fresh(mut session) = f.engine.claim(claim("k3", "fp")).await.unwrap() else {
+        panic!("first use of the key");
+    };
+    let insert = job(
+        "INSERT INTO analytics_db__events (name) VALUES ($1)",
+        vec![SqlValue::Text("rolled-back".into())],
+    );
+    session.execute(insert).await.unwrap();
+    session.finish(None).await.unwrap();
+    assert_eq!(count_named(&f, "rolled-back").await, json!(0));
+    assert!(matches!(
+        f.engine.claim(claim("k3", "fp")).await.unwrap(),
+        Claimed::Fresh(_)
+    ));
+}
