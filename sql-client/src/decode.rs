@@ -19,6 +19,11 @@ use serde_json::Value;
 /// assert_eq!(<Option<i32>>::from_sql_value(&json!(null)), Ok(None));
 /// assert!(u8::from_sql_value(&json!(300)).is_err());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a column cannot be read as `{Self}`",
+    label = "no column conversion to `{Self}`",
+    note = "read JSON columns with `#[sql(json)]`, or convert with `#[sql(try_from = \"i64\")]`; columns read into integers, floats, bool, String, Vec<u8>, serde_json::Value and Option of these"
+)]
 pub trait FromSqlValue: Sized {
     /// Converts `value`.
     ///

@@ -122,6 +122,11 @@ fn explain(error: &PolicyError, plugin: &Plugin) -> String {
             "table '{table}' is qualified; plugin '{}' may only name its own tables, unqualified, starting with '{prefix}'",
             plugin.name()
         ),
+        // A name with `__` already carries some plugin's prefix: suggesting ours would mislead.
+        PolicyError::NamespaceViolation { table, .. } if table.contains("__") => format!(
+            "table '{table}' belongs to another plugin; plugin '{}' may only use its own tables, which start with '{prefix}'",
+            plugin.name()
+        ),
         PolicyError::NamespaceViolation { table, .. } => format!(
             "table '{table}' is outside plugin '{}': its tables start with '{prefix}' (did you mean '{prefix}{table}'?)",
             plugin.name()

@@ -1,0 +1,13 @@
+//! Compile-time checks of `sql!` and `#[derive(SqlRow)]`: every mistake in `ui/*/fail`
+//! must fail to compile with the message beside it; every file in `ui/*/pass` must compile
+//! and run. The toolchain is pinned (rust-toolchain.toml), so the messages are stable;
+//! regenerate with `TRYBUILD=overwrite` and review the diff.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/sql/fail/*.rs");
+    t.compile_fail("tests/ui/row/fail/*.rs");
+    t.pass("tests/ui/sql/pass/*.rs");
+    t.pass("tests/ui/row/pass/*.rs");
+}

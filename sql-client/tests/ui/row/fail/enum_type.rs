@@ -1,0 +1,8 @@
+use sql_client::SqlRow;
+
+#[derive(SqlRow)]
+enum E {
+    A,
+}
+
+fn main() {}
