@@ -16,7 +16,7 @@ use crate::audit::{self, AuditRecord};
 use crate::error::{ErrorDetail, SqlError};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::options::ClientConfig;
-use crate::query::{Delete, Insert, Kind, ParamRow, Query, Select, Update};
+use crate::query::{Delete, Insert, Kind, ParamRow, Query, Select, Shape, Update};
 use crate::rate_limit::RateLimiter;
 use crate::result::SqlResult;
 use crate::retry;
@@ -190,9 +190,14 @@ impl SqlClient {
     /// As [`SqlClient::execute`]; [`SqlError::Validation`] when a row's length differs from
     /// the placeholders or there are more than 1000 rows. A failing row's index is in the
     /// error's `details.batch_index`.
-    pub async fn insert_many<R, I>(&self, query: Query<Insert>, rows: I) -> Result<u64, SqlError>
+    pub async fn insert_many<S, R, I>(
+        &self,
+        query: Query<Insert, S>,
+        rows: I,
+    ) -> Result<u64, SqlError>
     where
-        R: ParamRow,
+        S: Shape,
+        R: ParamRow<S>,
         I: IntoIterator<Item = R>,
     {
         let preview = query.preview();
@@ -242,9 +247,9 @@ impl SqlClient {
             .snapshot(self.inner.limiter.status(self.inner.plugin.name()))
     }
 
-    async fn run<K: Kind>(
+    async fn run<K: Kind, S: Shape>(
         &self,
-        query: Query<K>,
+        query: Query<K, S>,
         batch: Option<Vec<Vec<Value>>>,
     ) -> Result<SqlResult, SqlError> {
         let started = Instant::now();
@@ -274,9 +279,9 @@ impl SqlClient {
     /// Local checks before anything is sent: the plugin, the parameter counts, the timeout
     /// and the rate limit.
     #[allow(clippy::type_complexity)]
-    fn prepare<K: Kind>(
+    fn prepare<K: Kind, S: Shape>(
         &self,
-        query: Query<K>,
+        query: Query<K, S>,
         batch: Option<Vec<Vec<Value>>>,
     ) -> Result<Call, (Option<Call>, SqlError)> {
         let preview = query.preview();

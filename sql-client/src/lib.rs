@@ -58,7 +58,7 @@ pub use decode::{Expected, FromSqlValue};
 pub use error::{ErrorDetail, Result, SqlError};
 pub use metrics::{LatencySummary, MetricsSnapshot, SlowQueryStats};
 pub use options::ClientConfig;
-pub use query::{Blob, Delete, Insert, Kind, ParamRow, Query, Select, Update};
+pub use query::{Blob, Bound, Delete, Insert, Kind, ParamRow, Query, Rows, Select, Shape, Update};
 pub use rate_limit::RateLimiter;
 pub use result::SqlResult;
 pub use retry::Backoff;
@@ -160,7 +160,7 @@ macro_rules! sql {
 pub mod prelude {
     pub use crate::{
         Blob, ClientConfig, Delete, Insert, Query, RateLimiter, Row, RowError, Select, SqlClient,
-        SqlError, SqlResult, SqlRow, Update,
+        SqlError, SqlResult, SqlRow, Update, sql,
     };
     pub use sql_core::{Plugin, RateLimit};
 }

@@ -46,6 +46,30 @@ kinds! {
     Delete => Delete,
 }
 
+mod sealed_shape {
+    pub trait Sealed {}
+}
+
+/// Where a query's parameters come from: [`Bound`] in the query (the usual case), or
+/// [`Rows`] given later, one row per execution, to
+/// [`SqlClient::insert_many`](crate::SqlClient::insert_many).
+pub trait Shape: sealed_shape::Sealed + Send + Sync + 'static {}
+
+/// The parameters are bound in the query (with `sql!` arguments or [`Query::bind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {}
+
+/// A row template: `sql!` on an `INSERT` with `N` placeholders and no arguments. Its
+/// rows, given to [`SqlClient::insert_many`](crate::SqlClient::insert_many), must have
+/// exactly `N` values, which the compiler checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rows<const N: usize>(());
+
+impl sealed_shape::Sealed for Bound {}
+impl Shape for Bound {}
+impl<const N: usize> sealed_shape::Sealed for Rows<N> {}
+impl<const N: usize> Shape for Rows<N> {}
+
 /// One statement with its parameters, checked by the shared policy and typed by its kind.
 ///
 /// Build one with `sql!` (compile-time checked) or, for SQL only known at run time, with
@@ -67,7 +91,7 @@ kinds! {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct Query<K: Kind> {
+pub struct Query<K: Kind, S: Shape = Bound> {
     sql: Cow<'static, str>,
     params: Vec<Value>,
     placeholders: usize,
@@ -77,7 +101,7 @@ pub struct Query<K: Kind> {
     row_format: RowFormat,
     /// An argument of `sql!` that could not be encoded; reported when the query runs.
     deferred: Option<SqlError>,
-    kind: PhantomData<K>,
+    kind: PhantomData<fn() -> (K, S)>,
 }
 
 impl<K: Kind> Query<K> {
@@ -92,7 +116,6 @@ impl<K: Kind> Query<K> {
     pub fn checked(sql: impl Into<Cow<'static, str>>, plugin: &Plugin) -> Result<Self, SqlError> {
         Self::checked_for(sql, plugin, Dialect::Sqlite)
     }
-
     /// As [`Query::checked`], for a handler running on `dialect`.
     ///
     /// # Errors
@@ -134,7 +157,6 @@ impl<K: Kind> Query<K> {
             Some(plugin.clone()),
         ))
     }
-
     /// A query whose statement is trusted as given (for tests of the handler's own
     /// checks). Plugins use `sql!` or [`Query::checked`].
     #[doc(hidden)]
@@ -149,7 +171,25 @@ impl<K: Kind> Query<K> {
         query.params = params;
         query
     }
+    /// Appends the value of the next placeholder (`$1`, then `$2`, ...).
+    ///
+    /// Values follow PROTOCOL.md section 4: `None` is NULL, numbers, strings and booleans
+    /// map directly, [`Blob`] sends bytes, other structures go as JSON text.
+    ///
+    /// # Errors
+    ///
+    /// [`SqlError::Validation`] with code `PARAM_TYPE_ERROR` when the value cannot be
+    /// serialized.
+    pub fn bind<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, SqlError> {
+        let index = self.params.len() + 1;
+        let value =
+            serde_json::to_value(value).map_err(|e| self.param_error(index, &e.to_string()))?;
+        self.params.push(value);
+        Ok(self)
+    }
+}
 
+impl<K: Kind, S: Shape> Query<K, S> {
     /// Used by `sql!`, which has checked the statement and the arguments' count at compile
     /// time.
     #[doc(hidden)]
@@ -174,7 +214,6 @@ impl<K: Kind> Query<K> {
         }
         query
     }
-
     fn from_parts(sql: Cow<'static, str>, placeholders: usize, plugin: Option<Plugin>) -> Self {
         Self {
             sql,
@@ -188,24 +227,6 @@ impl<K: Kind> Query<K> {
             kind: PhantomData,
         }
     }
-
-    /// Appends the value of the next placeholder (`$1`, then `$2`, ...).
-    ///
-    /// Values follow PROTOCOL.md section 4: `None` is NULL, numbers, strings and booleans
-    /// map directly, [`Blob`] sends bytes, other structures go as JSON text.
-    ///
-    /// # Errors
-    ///
-    /// [`SqlError::Validation`] with code `PARAM_TYPE_ERROR` when the value cannot be
-    /// serialized.
-    pub fn bind<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, SqlError> {
-        let index = self.params.len() + 1;
-        let value =
-            serde_json::to_value(value).map_err(|e| self.param_error(index, &e.to_string()))?;
-        self.params.push(value);
-        Ok(self)
-    }
-
     fn param_error(&self, index: usize, reason: &str) -> SqlError {
         let mut details = serde_json::Map::new();
         details.insert("index".into(), index.into());
@@ -220,64 +241,53 @@ impl<K: Kind> Query<K> {
         ))
         .with_attempts(0)
     }
-
     /// Sets this query's timeout, instead of the client's default (100 ms to 30 s).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
-
     /// Sets the most rows the handler returns (1 to 100,000; default 10,000).
     #[must_use]
     pub fn max_rows(mut self, max_rows: u32) -> Self {
         self.max_rows = Some(max_rows);
         self
     }
-
     /// Asks for rows as arrays aligned with the columns, a smaller reply for wide results.
     #[must_use]
     pub fn row_format(mut self, format: RowFormat) -> Self {
         self.row_format = format;
         self
     }
-
     /// The SQL text.
     #[must_use]
     pub fn sql(&self) -> &str {
         &self.sql
     }
-
     /// The parameters bound so far.
     #[must_use]
     pub fn params(&self) -> &[Value] {
         &self.params
     }
-
     /// How many parameters the statement takes.
     #[must_use]
     pub fn placeholders(&self) -> usize {
         self.placeholders
     }
-
     /// The plugin the statement was checked for, if it was checked for one.
     #[must_use]
     pub fn plugin(&self) -> Option<&Plugin> {
         self.plugin.as_ref()
     }
-
     pub(crate) fn preview(&self) -> String {
         query_preview(&self.sql, 100)
     }
-
     pub(crate) fn options(&self) -> (Option<Duration>, Option<u32>, RowFormat) {
         (self.timeout, self.max_rows, self.row_format)
     }
-
     pub(crate) fn into_parts(self) -> (Cow<'static, str>, Vec<Value>) {
         (self.sql, self.params)
     }
-
     pub(crate) fn deferred_error(&self) -> Option<&SqlError> {
         self.deferred.as_ref()
     }
@@ -308,7 +318,16 @@ impl<B: AsRef<[u8]>> Serialize for Blob<B> {
 
 /// One row of parameters for [`SqlClient::insert_many`](crate::SqlClient::insert_many):
 /// a tuple, an array or a `Vec` of serializable values.
-pub trait ParamRow {
+///
+/// For a row template from `sql!` (`Query<Insert, Rows<N>>`) only tuples and arrays of
+/// exactly `N` values fit, checked at compile time; a `Vec`'s length is checked when the
+/// query runs.
+#[diagnostic::on_unimplemented(
+    message = "each row must hold one value per placeholder of the INSERT",
+    label = "this row has another number of values than the statement's placeholders (`{S}`)",
+    note = "rows are tuples or arrays of serializable values; the statement's placeholder count is the N in `Rows<N>`"
+)]
+pub trait ParamRow<S: Shape = Bound> {
     /// The row's values, in placeholder order.
     ///
     /// # Errors
@@ -321,34 +340,47 @@ fn encode<T: Serialize>(value: &T) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|e| e.to_string())
 }
 
-impl<T: Serialize> ParamRow for Vec<T> {
+impl<T: Serialize, S: Shape> ParamRow<S> for Vec<T> {
     fn into_params(self) -> Result<Vec<Value>, String> {
         self.iter().map(encode).collect()
     }
 }
 
-impl<T: Serialize, const N: usize> ParamRow for [T; N] {
+impl<T: Serialize, const N: usize> ParamRow<Bound> for [T; N] {
+    fn into_params(self) -> Result<Vec<Value>, String> {
+        self.iter().map(encode).collect()
+    }
+}
+
+impl<T: Serialize, const N: usize> ParamRow<Rows<N>> for [T; N] {
     fn into_params(self) -> Result<Vec<Value>, String> {
         self.iter().map(encode).collect()
     }
 }
 
 macro_rules! tuple_rows {
-    ($(($($name:ident),+)),* $(,)?) => {$(
-        impl<$($name: Serialize),+> ParamRow for ($($name,)+) {
+    ($($n:literal: ($($name:ident),+)),* $(,)?) => {$(
+        impl<$($name: Serialize),+> ParamRow<Bound> for ($($name,)+) {
             #[allow(non_snake_case)]
             fn into_params(self) -> Result<Vec<Value>, String> {
                 let ($($name,)+) = self;
                 Ok(vec![$(encode(&$name)?),+])
             }
         }
+
+        impl<$($name: Serialize),+> ParamRow<Rows<$n>> for ($($name,)+) {
+            fn into_params(self) -> Result<Vec<Value>, String> {
+                <Self as ParamRow<Bound>>::into_params(self)
+            }
+        }
     )*};
 }
 
 tuple_rows! {
-    (A), (A, B), (A, B, C), (A, B, C, D), (A, B, C, D, E), (A, B, C, D, E, F),
-    (A, B, C, D, E, F, G), (A, B, C, D, E, F, G, H), (A, B, C, D, E, F, G, H, I),
-    (A, B, C, D, E, F, G, H, I, J), (A, B, C, D, E, F, G, H, I, J, K), (A, B, C, D, E, F, G, H, I, J, K, L),
+    1: (A), 2: (A, B), 3: (A, B, C), 4: (A, B, C, D), 5: (A, B, C, D, E), 6: (A, B, C, D, E, F),
+    7: (A, B, C, D, E, F, G), 8: (A, B, C, D, E, F, G, H), 9: (A, B, C, D, E, F, G, H, I),
+    10: (A, B, C, D, E, F, G, H, I, J), 11: (A, B, C, D, E, F, G, H, I, J, K),
+    12: (A, B, C, D, E, F, G, H, I, J, K, L),
 }
 
 #[cfg(test)]
@@ -417,15 +449,14 @@ mod tests {
 
     #[test]
     fn param_rows() {
+        let tuple = <(&str, i32, Option<i32>) as ParamRow>::into_params(("a", 1, None)).unwrap();
+        assert_eq!(tuple, vec![json!("a"), json!(1), json!(null)]);
+        let array = <[i32; 3] as ParamRow<Rows<3>>>::into_params([1, 2, 3]).unwrap();
+        assert_eq!(array, vec![json!(1), json!(2), json!(3)]);
         assert_eq!(
-            ("a", 1, None::<i32>).into_params().unwrap(),
-            vec![json!("a"), json!(1), json!(null)]
+            <Vec<&str> as ParamRow>::into_params(vec!["x"]).unwrap(),
+            vec![json!("x")]
         );
-        assert_eq!(
-            [1, 2, 3].into_params().unwrap(),
-            vec![json!(1), json!(2), json!(3)]
-        );
-        assert_eq!(vec!["x"].into_params().unwrap(), vec![json!("x")]);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! Run it with everything it needs started for you: `scripts/quickstart.sh`.
 //! Against your own NATS server and handler:
 //! `NATS_URL=nats://127.0.0.1:4222 cargo run -p example-quickstart`.
+//!
+//! Every `sql!` below is checked when this crate compiles, for the plugin declared in its
+//! `Cargo.toml` (`[package.metadata.sql-client] plugin = "quickstart"`).
 
 #![allow(
     clippy::print_stdout,
@@ -15,7 +18,7 @@ use sql_client::prelude::*;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A note, as the plugin sees it.
-#[derive(Debug)]
+#[derive(Debug, SqlRow)]
 struct Note {
     id: i64,
     author: String,
@@ -23,30 +26,15 @@ struct Note {
     stars: i64,
 }
 
-impl SqlRow for Note {
-    fn from_row(row: &Row) -> Result<Self, RowError> {
-        Ok(Self {
-            id: row.get("id")?,
-            author: row.get("author")?,
-            body: row.get("body")?,
-            stars: row.get("stars")?,
-        })
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let nats = async_nats::connect(&url).await?;
     let client = SqlClient::new(nats, "quickstart")?;
-    let plugin = client.plugin().clone();
 
     let added = client
         .insert_many(
-            Query::<Insert>::checked(
-                "INSERT INTO quickstart__notes (author, body) VALUES ($1, $2)",
-                &plugin,
-            )?,
+            sql!("INSERT INTO quickstart__notes (author, body) VALUES ($1, $2)"),
             [
                 ("ada", "checked SQL, one policy"),
                 ("grace", "over NATS"),
@@ -56,31 +44,26 @@ async fn main() -> Result<(), BoxError> {
         .await?;
     println!("inserted {added} notes in one transaction");
 
+    let author = "ada";
     let starred = client
-        .update(
-            Query::<Update>::checked(
-                "UPDATE quickstart__notes SET stars = stars + $1 WHERE author = $2",
-                &plugin,
-            )?
-            .bind(&5)?
-            .bind("ada")?,
-        )
+        .update(sql!(
+            "UPDATE quickstart__notes SET stars = stars + $1 WHERE author = $2",
+            5,
+            author
+        ))
         .await?;
     println!("starred {starred} note(s)");
 
     let deleted = client
-        .delete(
-            Query::<Delete>::checked("DELETE FROM quickstart__notes WHERE author = $1", &plugin)?
-                .bind("linus")?,
-        )
+        .delete(sql!(
+            "DELETE FROM quickstart__notes WHERE author = $1",
+            "linus"
+        ))
         .await?;
     println!("deleted {deleted} note(s)");
 
     let notes: Vec<Note> = client
-        .select(Query::<Select>::checked(
-            "SELECT id, author, body, stars FROM quickstart__notes ORDER BY id",
-            &plugin,
-        )?)
+        .select(sql!(as Note, "SELECT id, author, body, stars FROM quickstart__notes ORDER BY id"))
         .await?;
     println!("{} note(s):", notes.len());
     for note in &notes {
@@ -91,13 +74,10 @@ async fn main() -> Result<(), BoxError> {
     }
 
     let best: Option<Row> = client
-        .select_one(
-            Query::<Select>::checked(
-                "SELECT author, stars FROM quickstart__notes WHERE stars >= $1 ORDER BY stars DESC",
-                &plugin,
-            )?
-            .bind(&1)?,
-        )
+        .select_one(sql!(
+            "SELECT author, stars FROM quickstart__notes WHERE stars >= $1 ORDER BY stars DESC",
+            1
+        ))
         .await?;
     if let Some(best) = best {
         println!(
@@ -107,8 +87,8 @@ async fn main() -> Result<(), BoxError> {
         );
     }
 
-    // Mistakes are caught before anything is sent, by the handler's own policy.
-    match Query::<Select>::checked("SELECT * FROM other_plugin__secrets", &plugin) {
+    // SQL only known at run time goes through the same policy before it is sent.
+    match Query::<Select>::checked("SELECT * FROM other_plugin__secrets", client.plugin()) {
         Err(err) => println!("refused before sending: {err}"),
         Ok(_) => return Err("another plugin's table was accepted".into()),
     }

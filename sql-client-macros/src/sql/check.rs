@@ -11,6 +11,8 @@ use crate::plugin;
 /// What the expansion needs to know about a checked call.
 pub(crate) struct Checked {
     pub(crate) kind: StatementKind,
+    /// Whether this is an INSERT whose rows come later (`Query<Insert, Rows<N>>`).
+    pub(crate) template: bool,
     pub(crate) placeholders: usize,
     pub(crate) plugin: String,
     /// The manifest the plugin was declared in, when it came from one.
@@ -53,9 +55,12 @@ pub(crate) fn check(input: &SqlInput) -> Result<Checked, syn::Error> {
     let verdict =
         sql_core::check(sql.trim(), &plugin, dialect).map_err(|e| at_sql(explain(&e, &plugin)))?;
     let placeholders = verdict.placeholders();
-    if input.args.len() != placeholders {
+    // An INSERT with placeholders and no arguments is a row template for insert_many.
+    let template =
+        verdict.kind() == StatementKind::Insert && placeholders > 0 && input.args.is_empty();
+    if input.args.len() != placeholders && !template {
         return Err(at_sql(format!(
-            "the statement uses {} but {} argument{} given; pass one argument per placeholder, in order",
+            "the statement uses {} but {} argument{} given; pass one argument per placeholder, in order (an INSERT without arguments is a row template for insert_many)",
             placeholder_range(placeholders),
             input.args.len(),
             if input.args.len() == 1 {
@@ -76,6 +81,7 @@ pub(crate) fn check(input: &SqlInput) -> Result<Checked, syn::Error> {
     };
     Ok(Checked {
         kind: verdict.kind(),
+        template,
         placeholders,
         plugin: plugin.name().to_owned(),
         manifest,

@@ -12,6 +12,7 @@ pub(crate) fn expand(input: SqlInput) -> Result<TokenStream, syn::Error> {
     let checked = check(&input)?;
     let Checked {
         kind,
+        template,
         placeholders,
         plugin,
         manifest,
@@ -22,6 +23,11 @@ pub(crate) fn expand(input: SqlInput) -> Result<TokenStream, syn::Error> {
         StatementKind::Update => quote!(::sql_client::Update),
         StatementKind::Delete => quote!(::sql_client::Delete),
         _ => quote!(::sql_client::Select),
+    };
+    let shape = if template {
+        quote!(::sql_client::Rows<#placeholders>)
+    } else {
+        quote!(::sql_client::Bound)
     };
     let sql = &input.sql;
     // Arguments are borrowed and encoded now; an encoding failure surfaces when the query
@@ -44,7 +50,7 @@ pub(crate) fn expand(input: SqlInput) -> Result<TokenStream, syn::Error> {
         {
             #track
             #columns_check
-            ::sql_client::Query::<#kind>::__from_macro(#sql, #placeholders, ::std::vec![#(#args),*], #plugin)
+            ::sql_client::Query::<#kind, #shape>::__from_macro(#sql, #placeholders, ::std::vec![#(#args),*], #plugin)
         }
     })
 }
