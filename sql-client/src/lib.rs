@@ -36,12 +36,23 @@
 //! ```
 //!
 //! Filter with `RUST_LOG=sql.audit=info,sql.slow=warn` to keep just those targets.
+//!
+//! # Features
+//!
+//! | feature | enables |
+//! |---|---|
+//! | `chrono` | reading columns as `chrono::DateTime<Utc>`, `NaiveDateTime`, `NaiveDate`, `NaiveTime` |
+//! | `time` | reading columns as `time::OffsetDateTime`, `PrimitiveDateTime`, `Date` |
+//!
+//! Date and time arguments are sent as their serde form: chrono's is RFC 3339 text, which
+//! both backends read; format `time` values with `Rfc3339` before passing them.
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 mod audit;
 mod client;
+mod datetime;
 mod decode;
 mod error;
 mod metrics;

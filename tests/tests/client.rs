@@ -667,3 +667,46 @@ async fn a_write_whose_reply_is_lost_is_retried_and_applied_once() {
         "applied exactly once"
     );
 }
+
+#[derive(Debug, PartialEq, sql_client::SqlRow)]
+struct Stamped {
+    id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    day: chrono::NaiveDate,
+    flag: bool,
+    payload: Option<Vec<u8>>,
+    #[sql(json)]
+    tags: Vec<String>,
+}
+
+#[tokio::test]
+async fn derived_rows_decode_in_both_row_formats_with_dates_and_blobs() {
+    use sql_client::{Blob, sql};
+    let env = TestEnv::start().await;
+    let client = client_with(&env, ClientConfig::default()).await;
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_687_200, 123_456_789).unwrap();
+    client
+        .insert(sql!(
+            "INSERT INTO analytics_db__events (user_id, name, payload) VALUES ($1, $2, $3)",
+            "gina",
+            now,
+            Blob(vec![0u8, 1, 255])
+        ))
+        .await
+        .unwrap();
+    let query = sql!(as Stamped,
+        "SELECT id, name AS at, date('2026-11-26') AS day, n IS NULL AS flag, payload, json_array('a', 'b') AS tags \
+         FROM analytics_db__events WHERE user_id = $1", "gina");
+    let objects: Vec<Stamped> = client.select(query.clone()).await.unwrap();
+    let arrays: Vec<Stamped> = client
+        .select(query.row_format(sql_core::wire::RowFormat::Arrays))
+        .await
+        .unwrap();
+    assert_eq!(objects, arrays);
+    let row = &objects[0];
+    assert_eq!(row.at, now, "a chrono argument round-trips exactly");
+    assert_eq!(row.day.to_string(), "2026-11-26");
+    assert!(row.flag);
+    assert_eq!(row.payload.as_deref(), Some(&[0u8, 1, 255][..]));
+    assert_eq!(row.tags, ["a", "b"]);
+}
