@@ -6,6 +6,10 @@
 //! assert!(nats.url().starts_with("nats://127.0.0.1:"));
 //! ```
 
+mod postgres;
+
+pub use postgres::PgCluster;
+
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -42,8 +46,41 @@ impl NatsServer {
     /// As [`NatsServer::start`].
     #[must_use]
     pub fn start_with_args(args: &[&str]) -> Self {
-        let dir = tempfile::tempdir()
-            .unwrap_or_else(|e| panic!("cannot create a temp dir for nats-server: {e}"));
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts `nats-server` with extra command-line arguments and environment variables,
+    /// for configuration files that read secrets with `$NAME`.
+    ///
+    /// The listen address and port given on the command line (`-a 127.0.0.1 -p -1`) win
+    /// over the `listen` of a configuration file.
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::start`].
+    #[must_use]
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let dir = temp_dir();
+        Self::spawn(dir, args, env)
+    }
+
+    /// Starts `nats-server` with `config` as its configuration file (written into the
+    /// server's folder and passed with `-c`).
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::start`], and when the file cannot be written.
+    #[must_use]
+    pub fn start_with_config(config: &str) -> Self {
+        let dir = temp_dir();
+        let file = dir.path().join("nats-server.conf");
+        std::fs::write(&file, config)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+        let file = file.display().to_string();
+        Self::spawn(dir, &["-c", &file], &[])
+    }
+
+    fn spawn(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Self {
         let log = dir.path().join("nats-server.log");
         // `-p -1` lets the server pick its port and report it in the ports file, so tests
         // running in parallel never race for one.
@@ -53,6 +90,7 @@ impl NatsServer {
             .arg("--ports_file_dir")
             .arg(dir.path())
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,18 +132,36 @@ impl NatsServer {
 
     /// The client port from the server's ports file (`{"nats": ["nats://127.0.0.1:PORT"], ...}`).
     fn reported_port(&self) -> Option<u16> {
+        self.ports_file_entry("nats")
+    }
+
+    /// The port of one entry (`nats`, `cluster`, ...) of the server's ports file.
+    fn ports_file_entry(&self, key: &str) -> Option<u16> {
         let entries = std::fs::read_dir(self.dir.path()).ok()?;
         let file = entries
             .filter_map(Result::ok)
             .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))?;
         let text = std::fs::read_to_string(file.path()).ok()?;
-        let after = text.split("nats://").nth(1)?;
+        let after = text.split(&format!("\"{key}\":")).nth(1)?;
+        let after = after.split("nats://").nth(1)?;
         let port = after.split(':').nth(1)?;
         port.chars()
             .take_while(char::is_ascii_digit)
             .collect::<String>()
             .parse()
             .ok()
+    }
+
+    /// The route (cluster) port, when the server was started with `-cluster`.
+    #[must_use]
+    pub fn cluster_port(&self) -> Option<u16> {
+        self.ports_file_entry("cluster")
+    }
+
+    /// The server's log so far, to explain a failure.
+    #[must_use]
+    pub fn log(&self) -> String {
+        read_log(&self.dir.path().join("nats-server.log"))
     }
 
     /// Stops the server now, as a crash would.
@@ -140,6 +196,87 @@ impl Drop for NatsServer {
     }
 }
 
+/// Several `nats-server` processes on loopback, joined by routes into one cluster.
+///
+/// Every port is chosen by the servers themselves (`-p -1`, `-cluster
+/// nats://127.0.0.1:-1`) and read back from their ports files: the first node is the seed,
+/// the others route to it and learn about each other from it, so the cluster is a full
+/// mesh and survives the loss of any one node.
+///
+/// ```no_run
+/// let cluster = sql_test_harness::NatsCluster::start(3);
+/// assert_eq!(cluster.urls().len(), 3);
+/// ```
+#[derive(Debug)]
+pub struct NatsCluster {
+    nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `size` routed nodes.
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::start`], when `size` is 0, or when the seed does not report its
+    /// route port.
+    #[must_use]
+    pub fn start(size: usize) -> Self {
+        assert!(size > 0, "a cluster needs at least one node");
+        let cluster_args = [
+            "--cluster_name",
+            "harness",
+            "-cluster",
+            "nats://127.0.0.1:-1",
+        ];
+        let seed = NatsServer::start_with_args(&cluster_args);
+        let started = Instant::now();
+        let seed_port = loop {
+            if let Some(port) = seed.cluster_port() {
+                break port;
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "the seed did not report its route port; its log:\n{}",
+                seed.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let routes = format!("nats://127.0.0.1:{seed_port}");
+        let mut nodes = vec![seed];
+        for _ in 1..size {
+            let mut args = cluster_args.to_vec();
+            args.extend(["--routes", routes.as_str()]);
+            nodes.push(NatsServer::start_with_args(&args));
+        }
+        Self { nodes }
+    }
+
+    /// Node `index` (0-based).
+    ///
+    /// # Panics
+    ///
+    /// When there is no such node.
+    #[must_use]
+    pub fn node(&self, index: usize) -> &NatsServer {
+        &self.nodes[index]
+    }
+
+    /// Node `index` (0-based), to kill it.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such node.
+    pub fn node_mut(&mut self, index: usize) -> &mut NatsServer {
+        &mut self.nodes[index]
+    }
+
+    /// The client URLs of all nodes, in order.
+    #[must_use]
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(NatsServer::url).collect()
+    }
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 ///
 /// # Panics
@@ -151,6 +288,10 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"))
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir for nats-server: {e}"))
 }
 
 fn binary() -> PathBuf {
