@@ -113,6 +113,16 @@ impl<K: Kind> Query<K> {
     /// The policy's refusal as [`SqlError::Validation`] or [`SqlError::Permission`] (the
     /// same code the handler would answer), or [`SqlError::Validation`] with code
     /// `FORBIDDEN_STATEMENT` when the statement is of another kind than `K`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT id FROM analytics_db__events", &plugin)?;
+    /// assert_eq!(query.placeholders(), 0);
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     pub fn checked(sql: impl Into<Cow<'static, str>>, plugin: &Plugin) -> Result<Self, SqlError> {
         Self::checked_for(sql, plugin, Dialect::Sqlite)
     }
@@ -121,6 +131,17 @@ impl<K: Kind> Query<K> {
     /// # Errors
     ///
     /// As [`Query::checked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// use sql_client::core::Dialect;
+    /// let query = Query::<Select>::checked_for("SELECT now()::date AS today", &plugin, Dialect::Postgres)?;
+    /// # let _ = query;
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     pub fn checked_for(
         sql: impl Into<Cow<'static, str>>,
         plugin: &Plugin,
@@ -180,6 +201,16 @@ impl<K: Kind> Query<K> {
     ///
     /// [`SqlError::Validation`] with code `PARAM_TYPE_ERROR` when the value cannot be
     /// serialized.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT id FROM analytics_db__events WHERE user_id = $1", &plugin)?.bind("alice")?;
+    /// assert_eq!(query.params(), [serde_json::json!("alice")]);
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     pub fn bind<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, SqlError> {
         let index = self.params.len() + 1;
         let value =
@@ -242,39 +273,110 @@ impl<K: Kind, S: Shape> Query<K, S> {
         .with_attempts(0)
     }
     /// Sets this query's timeout, instead of the client's default (100 ms to 30 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT 1", &plugin)?.timeout(std::time::Duration::from_millis(500));
+    /// # let _ = query;
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
     /// Sets the most rows the handler returns (1 to 100,000; default 10,000).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT id FROM analytics_db__events", &plugin)?.max_rows(100);
+    /// # let _ = query;
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     #[must_use]
     pub fn max_rows(mut self, max_rows: u32) -> Self {
         self.max_rows = Some(max_rows);
         self
     }
     /// Asks for rows as arrays aligned with the columns, a smaller reply for wide results.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// use sql_client::core::wire::RowFormat;
+    /// let query = Query::<Select>::checked("SELECT id FROM analytics_db__events", &plugin)?.row_format(RowFormat::Arrays);
+    /// # let _ = query;
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     #[must_use]
     pub fn row_format(mut self, format: RowFormat) -> Self {
         self.row_format = format;
         self
     }
     /// The SQL text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT 1", &plugin)?;
+    /// assert_eq!(query.sql(), "SELECT 1");
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     #[must_use]
     pub fn sql(&self) -> &str {
         &self.sql
     }
     /// The parameters bound so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT $1", &plugin)?.bind(&5)?;
+    /// assert_eq!(query.params(), [serde_json::json!(5)]);
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     #[must_use]
     pub fn params(&self) -> &[Value] {
         &self.params
     }
     /// How many parameters the statement takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT $1, $2, $1", &plugin)?;
+    /// assert_eq!(query.placeholders(), 2);
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     #[must_use]
     pub fn placeholders(&self) -> usize {
         self.placeholders
     }
     /// The plugin the statement was checked for, if it was checked for one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = Query::<Select>::checked("SELECT 1", &plugin)?;
+    /// assert_eq!(query.plugin(), Some(&plugin));
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
     #[must_use]
     pub fn plugin(&self) -> Option<&Plugin> {
         self.plugin.as_ref()

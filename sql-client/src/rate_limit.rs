@@ -33,6 +33,15 @@ impl RateLimiter {
     const PRUNE_EVERY: u32 = 1024;
 
     /// A limiter where every plugin has `default` unless set otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::RateLimiter;
+    /// use sql_client::core::RateLimit;
+    /// let limiter = RateLimiter::new(RateLimit::per_minute(100));
+    /// assert_eq!(limiter.status("analytics-db").remaining, 100);
+    /// ```
     #[must_use]
     pub fn new(default: RateLimit) -> Self {
         Self {
@@ -42,16 +51,43 @@ impl RateLimiter {
     }
 
     /// Sets `plugin`'s limit; it applies from the next query on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{RateLimiter, core::RateLimit};
+    /// let limiter = RateLimiter::new(RateLimit::per_minute(100));
+    /// limiter.set_limit("analytics-db", RateLimit::per_minute(10));
+    /// assert_eq!(limiter.status("analytics-db").limit.max(), 10);
+    /// ```
     pub fn set_limit(&self, plugin: &str, limit: RateLimit) {
         self.lock().set_limit(plugin, limit);
     }
 
     /// Changes the limit of plugins without their own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{RateLimiter, core::RateLimit};
+    /// let limiter = RateLimiter::new(RateLimit::per_minute(100));
+    /// limiter.set_default(RateLimit::per_minute(50));
+    /// assert_eq!(limiter.status("quote-db").limit.max(), 50);
+    /// ```
     pub fn set_default(&self, limit: RateLimit) {
         self.lock().set_default(limit);
     }
 
     /// The limit, queries counted in the current window, and queries left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{RateLimiter, core::RateLimit};
+    /// let limiter = RateLimiter::new(RateLimit::per_minute(100));
+    /// let status = limiter.status("analytics-db");
+    /// assert_eq!((status.used, status.remaining), (0, 100));
+    /// ```
     #[must_use]
     pub fn status(&self, plugin: &str) -> RateStatus {
         self.lock().status(plugin, Instant::now())

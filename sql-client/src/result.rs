@@ -79,6 +79,16 @@ impl SqlResult {
 
     /// The id this query carried; both the client's and the handler's audit records hold
     /// it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// // Set by the client for each query; empty for a result built by hand.
+    /// assert!(result.correlation_id().is_empty());
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn correlation_id(&self) -> &str {
         &self.correlation_id
@@ -89,66 +99,165 @@ impl SqlResult {
     /// # Errors
     ///
     /// The reason the JSON is not a success reply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let result = sql_client::SqlResult::from_json(serde_json::json!(
+    ///     {"rows": [[1]], "row_count": 1, "execution_time_ms": 0.1, "truncated": false, "columns": ["id"]}))?;
+    /// assert_eq!(result.len(), 1);
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn from_json(value: Value) -> Result<Self, String> {
         let reply: SuccessReply = serde_json::from_value(value).map_err(|e| e.to_string())?;
         Self::from_reply(reply)
     }
 
     /// The rows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert_eq!(result.rows().len(), 2);
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn rows(&self) -> &[Row] {
         &self.rows
     }
 
     /// Rows returned for reads; rows affected for writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert_eq!(result.row_count(), 2);
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn row_count(&self) -> u64 {
         self.row_count
     }
 
     /// Time the handler spent in the database.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert!(result.execution_time_ms() > 0.0);
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn execution_time_ms(&self) -> f64 {
         self.execution_time_ms
     }
 
     /// Whether more rows existed than were returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert!(result.truncated());
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn truncated(&self) -> bool {
         self.truncated.is_some()
     }
 
     /// Why rows were left out, when they were.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert_eq!(result.truncated_reason(), Some(sql_client::core::wire::TruncatedReason::MaxRows));
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn truncated_reason(&self) -> Option<TruncatedReason> {
         self.truncated
     }
 
     /// Result column names in select-list order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert_eq!(result.columns(), ["id"]);
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn columns(&self) -> &[String] {
         &self.columns
     }
 
     /// Number of rows returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert_eq!(result.len(), 2);
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// Whether no row was returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert!(!result.is_empty());
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
     /// The first row.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert_eq!(result.first().map(|row| row.values()[0].clone()), Some(1.into()));
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn first(&self) -> Option<&Row> {
         self.rows.first()
     }
 
     /// Iterates over the rows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// assert_eq!(result.iter().count(), 2);
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, Row> {
         self.rows.iter()
     }
@@ -158,6 +267,18 @@ impl SqlResult {
     /// # Errors
     ///
     /// The first row that does not convert.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
+    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
+    /// #[derive(sql_client::SqlRow)]
+    /// struct Id { id: i64 }
+    /// let ids: Vec<Id> = result.rows_as().map_err(|e| e.to_string())?;
+    /// assert_eq!(ids[1].id, 2);
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn rows_as<T: SqlRow>(&self) -> Result<Vec<T>, RowError> {
         self.rows.iter().map(T::from_row).collect()
     }

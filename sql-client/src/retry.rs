@@ -28,6 +28,14 @@ pub struct Backoff {
 impl Backoff {
     /// Waits start at `min`, double each attempt, never exceed `max`, and get random
     /// jitter so that many clients do not retry in step.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let backoff = sql_client::Backoff::new(Duration::from_millis(20), Duration::from_secs(1));
+    /// # let _ = backoff;
+    /// ```
     #[must_use]
     pub fn new(min: Duration, max: Duration) -> Self {
         Self {

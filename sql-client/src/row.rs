@@ -103,24 +103,57 @@ pub struct Row {
 
 impl Row {
     /// A row from its columns and values (equal lengths).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::Row;
+    /// let row = Row::new(vec!["id".into()].into(), vec![1.into()]);
+    /// assert_eq!(row.columns(), ["id"]);
+    /// ```
     #[must_use]
     pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
         Self { columns, values }
     }
 
     /// The column names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// assert_eq!(row.columns(), ["id", "name"]);
+    /// ```
     #[must_use]
     pub fn columns(&self) -> &[String] {
         &self.columns
     }
 
     /// The values, aligned with [`Row::columns`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// assert_eq!(row.values()[0], 7);
+    /// ```
     #[must_use]
     pub fn values(&self) -> &[Value] {
         &self.values
     }
 
     /// The raw value of `column`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// assert_eq!(row.value("name"), Some(&serde_json::json!("login")));
+    /// assert_eq!(row.value("nope"), None);
+    /// ```
     #[must_use]
     pub fn value(&self, column: &str) -> Option<&Value> {
         self.columns
@@ -135,6 +168,16 @@ impl Row {
     /// # Errors
     ///
     /// [`RowError::MissingColumn`] or [`RowError::WrongType`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// let id: i64 = row.get("id")?;
+    /// assert_eq!(id, 7);
+    /// # Ok::<(), sql_client::RowError>(())
+    /// ```
     pub fn get<T: FromSqlValue>(&self, column: &str) -> Result<T, RowError> {
         let value = self.require(column)?;
         T::from_sql_value(value).map_err(|Expected(expected)| RowError::WrongType {
@@ -149,6 +192,16 @@ impl Row {
     /// # Errors
     ///
     /// [`RowError::MissingColumn`], or [`RowError::WrongType`] with serde's explanation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// let row = Row::new(vec!["tags".into()].into(), vec![r#"["a","b"]"#.into()]);
+    /// let tags: Vec<String> = row.get_json("tags")?;
+    /// assert_eq!(tags, ["a", "b"]);
+    /// # Ok::<(), sql_client::RowError>(())
+    /// ```
     pub fn get_json<T: DeserializeOwned>(&self, column: &str) -> Result<T, RowError> {
         let value = self.require(column)?;
         let parsed = match value {
@@ -170,11 +223,28 @@ impl Row {
     }
 
     /// Pairs of column name and value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// let names: Vec<&str> = row.iter().map(|(column, _)| column).collect();
+    /// assert_eq!(names, ["id", "name"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.columns.iter().map(String::as_str).zip(&self.values)
     }
 
     /// The row as a JSON object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// assert_eq!(serde_json::Value::Object(row.to_json()), serde_json::json!({"id": 7, "name": "login"}));
+    /// ```
     #[must_use]
     pub fn to_json(&self) -> Map<String, Value> {
         self.iter()
@@ -187,6 +257,18 @@ impl Row {
     /// # Errors
     ///
     /// [`RowError::Custom`] with serde's explanation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::Row;
+    /// # let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// #[derive(serde::Deserialize)]
+    /// struct Event { id: i64, name: String }
+    /// let event: Event = row.deserialize()?;
+    /// assert_eq!((event.id, event.name.as_str()), (7, "login"));
+    /// # Ok::<(), sql_client::RowError>(())
+    /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, RowError> {
         serde_json::from_value(Value::Object(self.to_json())).map_err(|e| RowError::Custom {
             column: String::new(),
