@@ -115,6 +115,13 @@ impl ErrorCode {
 }
 
 /// A string that names no code of PROTOCOL.md section 3.
+///
+/// # Examples
+///
+/// ```
+/// let err = "NOPE".parse::<sql_core::ErrorCode>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown error code "NOPE""#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown error code {0:?}")]
 pub struct UnknownErrorCode(pub String);

@@ -29,6 +29,14 @@ pub struct Plugin {
 }
 
 /// Why a string is not a valid plugin name.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::{Plugin, PluginNameError};
+/// assert_eq!(Plugin::new(""), Err(PluginNameError::Empty));
+/// assert!(matches!(Plugin::new("a b"), Err(PluginNameError::InvalidChar { found: ' ' })));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PluginNameError {
@@ -163,6 +171,15 @@ impl Plugin {
 }
 
 /// Who owns a table, as decided by [`Plugin::owner_of`].
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::{Plugin, TableOwner};
+/// let plugin = Plugin::new("quote-db")?;
+/// assert_eq!(plugin.owner_of("quote_db__quotes"), TableOwner::Plugin);
+/// # Ok::<(), sql_core::PluginNameError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TableOwner {

@@ -23,24 +23,50 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// At most `max` events in any `window`. A `max` of 0 refuses everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limit = sql_core::RateLimit::new(10, Duration::from_secs(1));
+    /// assert_eq!(limit.max(), 10);
+    /// ```
     #[must_use]
     pub const fn new(max: u32, window: Duration) -> Self {
         Self { max, window }
     }
 
     /// At most `max` events in any 60 seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(sql_core::RateLimit::per_minute(100).window().as_secs(), 60);
+    /// ```
     #[must_use]
     pub const fn per_minute(max: u32) -> Self {
         Self::new(max, Duration::from_secs(60))
     }
 
     /// Events allowed per window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(sql_core::RateLimit::per_minute(7).max(), 7);
+    /// ```
     #[must_use]
     pub const fn max(&self) -> u32 {
         self.max
     }
 
     /// The window's length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(sql_core::RateLimit::per_minute(7).window(), std::time::Duration::from_secs(60));
+    /// ```
     #[must_use]
     pub const fn window(&self) -> Duration {
         self.window
@@ -48,6 +74,18 @@ impl RateLimit {
 }
 
 /// Why an event was refused, and when to try again.
+///
+/// # Examples
+///
+/// ```
+/// # use std::time::{Duration, Instant};
+/// # use sql_core::{RateLimit, SlidingWindows};
+/// let mut windows = SlidingWindows::new(RateLimit::new(1, Duration::from_secs(10)));
+/// let now = Instant::now();
+/// windows.try_acquire("p", now).unwrap();
+/// let refused = windows.try_acquire("p", now + Duration::from_secs(4)).unwrap_err();
+/// assert_eq!(refused.retry_after, Duration::from_secs(6));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimited {
     /// The limit in force.
@@ -57,6 +95,18 @@ pub struct RateLimited {
 }
 
 /// How much of a key's limit is in use.
+///
+/// # Examples
+///
+/// ```
+/// # use std::time::{Duration, Instant};
+/// # use sql_core::{RateLimit, SlidingWindows};
+/// let mut windows = SlidingWindows::new(RateLimit::per_minute(5));
+/// let now = Instant::now();
+/// windows.try_acquire("p", now).unwrap();
+/// let status = windows.status("p", now);
+/// assert_eq!((status.used, status.remaining), (1, 4));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateStatus {
     /// The limit in force.
@@ -98,6 +148,15 @@ pub struct SlidingWindows {
 
 impl SlidingWindows {
     /// Counters where every key has `default` unless set otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let windows = SlidingWindows::new(RateLimit::per_minute(100));
+    /// assert_eq!(windows.limit("any"), RateLimit::per_minute(100));
+    /// ```
     #[must_use]
     pub fn new(default: RateLimit) -> Self {
         Self {
@@ -109,16 +168,45 @@ impl SlidingWindows {
 
     /// Sets `key`'s own limit, taking effect for the next event. Events already counted
     /// stay counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let mut windows = SlidingWindows::new(RateLimit::per_minute(100));
+    /// windows.set_limit("p", RateLimit::per_minute(5));
+    /// assert_eq!(windows.limit("p").max(), 5);
+    /// ```
     pub fn set_limit(&mut self, key: &str, limit: RateLimit) {
         self.overrides.insert(key.to_owned(), limit);
     }
 
     /// Changes the limit of every key without one of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let mut windows = SlidingWindows::new(RateLimit::per_minute(100));
+    /// windows.set_default(RateLimit::per_minute(1));
+    /// assert_eq!(windows.limit("p").max(), 1);
+    /// ```
     pub fn set_default(&mut self, limit: RateLimit) {
         self.default = limit;
     }
 
     /// The limit in force for `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let windows = SlidingWindows::new(RateLimit::per_minute(100));
+    /// assert_eq!(windows.limit("p").max(), 100);
+    /// ```
     #[must_use]
     pub fn limit(&self, key: &str) -> RateLimit {
         self.overrides.get(key).copied().unwrap_or(self.default)
@@ -129,6 +217,17 @@ impl SlidingWindows {
     /// # Errors
     ///
     /// [`RateLimited`] with the time until an event leaves the window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let mut windows = SlidingWindows::new(RateLimit::per_minute(1));
+    /// let now = Instant::now();
+    /// assert!(windows.try_acquire("p", now).is_ok());
+    /// assert!(windows.try_acquire("p", now).is_err());
+    /// ```
     pub fn try_acquire(&mut self, key: &str, now: Instant) -> Result<(), RateLimited> {
         let limit = self.limit(key);
         let events = self.events.entry(key.to_owned()).or_default();
@@ -144,6 +243,15 @@ impl SlidingWindows {
     }
 
     /// How much of `key`'s limit is in use at `now`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let windows = SlidingWindows::new(RateLimit::per_minute(3));
+    /// assert_eq!(windows.status("p", Instant::now()).remaining, 3);
+    /// ```
     #[must_use]
     pub fn status(&self, key: &str, now: Instant) -> RateStatus {
         let limit = self.limit(key);
@@ -162,6 +270,18 @@ impl SlidingWindows {
     }
 
     /// Drops keys with no event in their window, so memory follows the active keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let mut windows = SlidingWindows::new(RateLimit::new(1, Duration::from_secs(1)));
+    /// let now = Instant::now();
+    /// windows.try_acquire("p", now).unwrap();
+    /// windows.prune(now + Duration::from_secs(2));
+    /// assert_eq!(windows.status("p", now + Duration::from_secs(2)).used, 0);
+    /// ```
     pub fn prune(&mut self, now: Instant) {
         let (default, overrides) = (self.default, &self.overrides);
         self.events.retain(|key, events| {

@@ -41,6 +41,14 @@ pub enum SqlValue {
 }
 
 /// Why a JSON value cannot be bound as a parameter.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::value::{ParamError, SqlValue};
+/// let err = SqlValue::from_json(&serde_json::json!({"$blob": 42})).unwrap_err();
+/// assert_eq!(err, ParamError::BadBlob);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParamError {

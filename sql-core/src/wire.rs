@@ -106,6 +106,14 @@ pub fn is_valid_header_value(value: &str) -> bool {
 }
 
 /// Shape of `rows` in a success reply.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::RowFormat;
+/// assert_eq!(serde_json::to_string(&RowFormat::Arrays)?, r#""arrays""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -118,6 +126,14 @@ pub enum RowFormat {
 }
 
 /// Why a reply holds fewer rows than the query produced.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::TruncatedReason;
+/// assert_eq!(serde_json::to_string(&TruncatedReason::MaxBytes)?, r#""max_bytes""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -195,6 +211,16 @@ impl Request {
     ///
     /// [`RequestError`] naming the field at fault (`body` when the bytes are not UTF-8,
     /// not JSON or not an object).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_core::wire::Request;
+    /// let request = Request::from_slice(br#"{"query": "SELECT $1", "params": [1], "row_format": "arrays"}"#)?;
+    /// assert_eq!(request.params, [serde_json::json!(1)]);
+    /// assert!(Request::from_slice(b"not json").is_err());
+    /// # Ok::<(), sql_core::wire::RequestError>(())
+    /// ```
     pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
         let text = std::str::from_utf8(body)
             .map_err(|_| RequestError::new("body", "body is not valid UTF-8"))?;
@@ -357,6 +383,13 @@ pub struct RequestError {
 
 impl RequestError {
     /// A request error for `field`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = sql_core::wire::RequestError::new("timeout_ms", "too long");
+    /// assert_eq!(err.to_string(), "too long");
+    /// ```
     #[must_use]
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
         Self {
@@ -366,12 +399,26 @@ impl RequestError {
     }
 
     /// The field at fault, such as `body`, `query` or `timeout_ms`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = sql_core::wire::Request::from_slice(br#"{"query": 1}"#).unwrap_err();
+    /// assert_eq!(err.field(), "query");
+    /// ```
     #[must_use]
     pub fn field(&self) -> &'static str {
         self.field
     }
 
     /// Always [`ErrorCode::RequestValidationError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = sql_core::wire::RequestError::new("body", "not JSON");
+    /// assert_eq!(err.code().as_str(), "REQUEST_VALIDATION_ERROR");
+    /// ```
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         ErrorCode::RequestValidationError
@@ -416,6 +463,14 @@ pub struct SuccessReply<R = Value> {
 
 impl<R> SuccessReply<R> {
     /// A reply with the given rows and columns, not truncated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_core::wire::SuccessReply;
+    /// let reply = SuccessReply::new(vec![serde_json::json!([1])], 1, 0.1, vec!["id".to_owned()]);
+    /// assert!(!reply.truncated);
+    /// ```
     #[must_use]
     pub fn new(rows: Vec<R>, row_count: u64, execution_time_ms: f64, columns: Vec<String>) -> Self {
         Self {
@@ -456,6 +511,14 @@ pub struct ErrorReply {
 
 impl ErrorReply {
     /// An error reply with `code`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_core::{ErrorCode, wire::ErrorReply};
+    /// let reply = ErrorReply::new(ErrorCode::Timeout, "too slow", serde_json::Map::new());
+    /// assert_eq!(reply.error, "TIMEOUT");
+    /// ```
     #[must_use]
     pub fn new(code: ErrorCode, message: impl Into<String>, details: Map<String, Value>) -> Self {
         Self {
@@ -466,6 +529,14 @@ impl ErrorReply {
     }
 
     /// The parsed code; `None` for a code this version does not know.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_core::{ErrorCode, wire::ErrorReply};
+    /// let reply = ErrorReply::new(ErrorCode::Overloaded, "busy", serde_json::Map::new());
+    /// assert_eq!(reply.code(), Some(ErrorCode::Overloaded));
+    /// ```
     #[must_use]
     pub fn code(&self) -> Option<ErrorCode> {
         self.error.parse().ok()
@@ -497,6 +568,15 @@ impl Reply {
     /// # Errors
     ///
     /// A [`serde_json::Error`] when the body is neither reply shape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_core::wire::Reply;
+    /// let reply = Reply::from_slice(br#"{"rows": [], "row_count": 0, "execution_time_ms": 0.1, "truncated": false}"#)?;
+    /// assert!(matches!(reply, Reply::Success(_)));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
         let value: Value = serde_json::from_slice(body)?;
         if value.get("error").is_some() {
