@@ -11,6 +11,8 @@ mod placeholders;
 mod statement;
 
 pub(crate) use statement::parser_dialect;
+#[cfg(test)]
+mod fuzz_tests;
 mod tables;
 #[cfg(test)]
 mod tests;
