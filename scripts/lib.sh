@@ -21,3 +21,17 @@ ensure_nats_server() {
     # tests start their own servers on free ports and do not need it.
     say "installed $(nats-server --version)"
 }
+
+# rust-toolchain.toml pins the compiler (its messages are checked by the UI tests). Where
+# that exact toolchain is not installed and cannot be fetched, use the installed stable
+# one rather than fail; only the UI tests depend on the exact version, and they say so.
+use_pinned_toolchain_or_stable() {
+    command -v rustup >/dev/null 2>&1 || return 0
+    local pinned
+    pinned=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml 2>/dev/null)
+    [ -n "$pinned" ] || return 0
+    if ! rustup toolchain list 2>/dev/null | grep -q "^$pinned"; then
+        say "toolchain $pinned (rust-toolchain.toml) is not installed; using the installed stable toolchain"
+        export RUSTUP_TOOLCHAIN=stable
+    fi
+}

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+use_pinned_toolchain_or_stable
 
 ensure_nats_server
 say "building sql-handler and the quickstart plugin"
