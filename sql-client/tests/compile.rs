@@ -8,13 +8,16 @@ const PINNED: &str = "rustc 1.95.";
 
 #[test]
 fn ui() {
-    let version = std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
+    let version =
+        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
     if !version.starts_with(PINNED) {
-        eprintln!("skipping the UI tests: they record the messages of {PINNED}x, this is {version}");
+        eprintln!(
+            "skipping the UI tests: they record the messages of {PINNED}x, this is {version}"
+        );
         return;
     }
     let t = trybuild::TestCases::new();
