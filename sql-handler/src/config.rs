@@ -26,7 +26,8 @@ use sql_core::wire::{DEFAULT_QUEUE_GROUP, DEFAULT_SUBJECT_PREFIX};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sql-handler", version, about, long_about = None)]
 pub struct Config {
-    /// NATS server URL.
+    /// NATS server URL; several, comma-separated, for a cluster (the handler fails over
+    /// between them).
     #[arg(
         long,
         env = "NATS_URL",
@@ -34,6 +35,31 @@ pub struct Config {
         hide_env_values = true
     )]
     nats_url: String,
+
+    /// NATS user name (PROTOCOL.md section 8; see `deploy/nats-server.conf`).
+    #[arg(
+        long,
+        env = "SQL_HANDLER_NATS_USER",
+        requires = "nats_password",
+        hide_env_values = true
+    )]
+    nats_user: Option<String>,
+
+    /// NATS password of `--nats-user`; prefer the environment variable, which `ps` does
+    /// not show.
+    #[arg(
+        long,
+        env = "SQL_HANDLER_NATS_PASSWORD",
+        requires = "nats_user",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
+    nats_password: Option<Secret>,
+
+    /// Prefix of the handler's own reply inboxes; a deployment with NATS permissions gives
+    /// the handler a private one, such as `_INBOX_sql-handler`.
+    #[arg(long, env = "SQL_HANDLER_NATS_INBOX_PREFIX", default_value = "_INBOX")]
+    nats_inbox_prefix: String,
 
     /// Database URL: `sqlite://PATH` (the embedded default).
     // Kept as text and parsed in `database()`: clap would echo a rejected value, and a
@@ -101,10 +127,46 @@ pub struct Config {
 }
 
 impl Config {
-    /// The NATS server URL.
+    /// The NATS server URL as configured (comma-separated when there are several).
     #[must_use]
     pub fn nats_url(&self) -> &str {
         &self.nats_url
+    }
+
+    /// Every configured NATS server URL, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use sql_handler::Config;
+    ///
+    /// let config = Config::try_parse_from(["sql-handler", "--nats-url", "nats://a:4222, nats://b:4222"])?;
+    /// assert_eq!(config.nats_urls(), ["nats://a:4222", "nats://b:4222"]);
+    /// # Ok::<(), clap::Error>(())
+    /// ```
+    #[must_use]
+    pub fn nats_urls(&self) -> Vec<&str> {
+        self.nats_url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .collect()
+    }
+
+    /// The NATS user and password, when set.
+    #[must_use]
+    pub fn nats_credentials(&self) -> Option<(&str, &str)> {
+        match (&self.nats_user, &self.nats_password) {
+            (Some(user), Some(password)) => Some((user, password.expose())),
+            _ => None,
+        }
+    }
+
+    /// The prefix of the handler's own reply inboxes (default `_INBOX`).
+    #[must_use]
+    pub fn nats_inbox_prefix(&self) -> &str {
+        &self.nats_inbox_prefix
     }
 
     /// The database to serve.
@@ -182,6 +244,29 @@ impl Config {
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
     }
+}
+
+/// A secret from a flag or the environment: `Debug` never shows it, so printing the
+/// configuration cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(String);
+
+impl Secret {
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+// A parser that cannot fail, so clap never echoes the value in an error.
+#[allow(clippy::unnecessary_wraps, reason = "clap's value_parser signature")]
+fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret(value.to_owned()))
 }
 
 /// One plugin's own request limit, written `PLUGIN=N` (requests per minute).
@@ -353,6 +438,32 @@ mod tests {
         );
         assert_eq!(config.metrics_addr(), Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(config.idempotency_retention(), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn nats_credentials_urls_and_inbox() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.nats_credentials(), None);
+        assert_eq!(config.nats_inbox_prefix(), "_INBOX");
+        assert_eq!(config.nats_urls(), ["nats://127.0.0.1:4222"]);
+        let config = parse(&[
+            "--nats-url",
+            "nats://a:1,nats://b:2",
+            "--nats-user",
+            "sql-handler",
+            "--nats-password",
+            "hunter2",
+            "--nats-inbox-prefix",
+            "_INBOX_sql-handler",
+        ])
+        .unwrap();
+        assert_eq!(config.nats_urls(), ["nats://a:1", "nats://b:2"]);
+        assert_eq!(config.nats_credentials(), Some(("sql-handler", "hunter2")));
+        assert_eq!(config.nats_inbox_prefix(), "_INBOX_sql-handler");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        // A user without a password (or the reverse) is a mistake, not anonymous access.
+        assert!(parse(&["--nats-user", "u"]).is_err());
+        assert!(parse(&["--nats-password", "p"]).is_err());
     }
 
     #[test]

@@ -139,12 +139,16 @@ impl Handler {
             ),
             None => None,
         };
-        let client = async_nats::ConnectOptions::new()
-            .name("sql-handler")
-            .connect(config.nats_url())
+        let client = connect_options(config)
+            .connect(config.nats_urls())
             .await
             .map_err(|source| StartError::Connect {
-                url: without_credentials(config.nats_url()),
+                url: config
+                    .nats_urls()
+                    .into_iter()
+                    .map(without_credentials)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 source,
             })?;
         let subject = wire::handler_subject(config.subject_prefix());
@@ -327,6 +331,26 @@ impl Handler {
     pub fn client(&self) -> &async_nats::Client {
         &self.client
     }
+}
+
+/// The handler's NATS connection settings: its name, credentials and private inbox prefix
+/// (PROTOCOL.md section 8), and server errors (such as a permissions violation) in the log.
+fn connect_options(config: &Config) -> async_nats::ConnectOptions {
+    let mut options = async_nats::ConnectOptions::new()
+        .name("sql-handler")
+        .custom_inbox_prefix(config.nats_inbox_prefix())
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::ServerError(error) => {
+                    tracing::warn!(%error, "NATS server reported an error");
+                }
+                other => tracing::info!(event = %other, "NATS connection event"),
+            }
+        });
+    if let Some((user, password)) = config.nats_credentials() {
+        options = options.user_and_password(user.to_owned(), password.to_owned());
+    }
+    options
 }
 
 /// Waits until the server has processed everything this connection sent so far.
