@@ -11,8 +11,10 @@ use sql_core::wire::{
     self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, Reply, Request, RowFormat,
 };
 use sql_core::{ErrorCode, Plugin, StatementKind};
+use tokio::sync::broadcast;
 
 use crate::audit::{self, AuditRecord};
+use crate::connect::{Operation, PermissionViolations, Violation};
 use crate::error::{ErrorDetail, SqlError};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::options::ClientConfig;
@@ -24,6 +26,8 @@ use crate::row::SqlRow;
 
 /// Client-side code of a reply that did not come in time.
 const REPLY_TIMEOUT: &str = "REPLY_TIMEOUT";
+/// Client-side code of a request the NATS server refused (PROTOCOL.md section 8).
+const NATS_PERMISSION_DENIED: &str = "NATS_PERMISSION_DENIED";
 
 /// Runs a plugin's queries through `sql-handler` over NATS.
 ///
@@ -100,11 +104,20 @@ impl SqlClient {
             )))
             .with_attempts(0)
         })?;
+        Ok(Self::from_parts(nats, plugin, config))
+    }
+
+    /// A client for an already validated `plugin`.
+    pub(crate) fn from_parts(
+        nats: async_nats::Client,
+        plugin: Plugin,
+        config: ClientConfig,
+    ) -> Self {
         let limiter = config
             .rate_limiter
             .clone()
             .unwrap_or_else(|| RateLimiter::new(config.rate_limit));
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 subject: wire::subject(&config.subject_prefix, &plugin),
                 nats,
@@ -113,7 +126,7 @@ impl SqlClient {
                 limiter,
                 metrics: Metrics::default(),
             }),
-        })
+        }
     }
 
     /// The plugin this client speaks for.
@@ -468,12 +481,22 @@ impl SqlClient {
             .payload(body)
             .headers(headers)
             .timeout(Some(wait));
-        let message = match self
+        let sent = self
             .inner
             .nats
-            .send_request(self.inner.subject.clone(), request)
-            .await
-        {
+            .send_request(self.inner.subject.clone(), request);
+        let replied = match &self.inner.config.permission_violations {
+            Some(violations) => {
+                // Listen before sending, so a refusal of this very request is seen.
+                let refused = refusal(violations, &self.inner.subject);
+                tokio::select! {
+                    replied = sent => replied,
+                    violation = refused => return Err(permission_denied(&violation, preview)),
+                }
+            }
+            None => sent.await,
+        };
+        let message = match replied {
             Ok(message) => message,
             Err(e) => {
                 return Err(match e.kind() {
@@ -553,6 +576,54 @@ impl SqlClient {
             );
         }
     }
+}
+
+/// Waits for a violation reported by the server that dooms a request to `subject`.
+fn refusal(
+    violations: &PermissionViolations,
+    subject: &str,
+) -> impl std::future::Future<Output = Violation> + Send + 'static {
+    let mut receiver = violations.subscribe();
+    let violations = violations.clone();
+    let subject = subject.to_owned();
+    async move {
+        loop {
+            match receiver.recv().await {
+                Ok(violation) if violations.refuses_request(&violation, &subject) => {
+                    return violation;
+                }
+                // Another subject's, or some were missed: keep waiting for ours.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                // The connection's callback is gone; only the reply or its timeout remain.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+fn permission_denied(violation: &Violation, preview: &str) -> SqlError {
+    let (operation, message) = match violation.operation {
+        Operation::Publish => (
+            "publish",
+            format!(
+                "the NATS server does not allow this connection to publish to {}; check the plugin's NATS user and permissions",
+                violation.subject
+            ),
+        ),
+        Operation::Subscribe => (
+            "subscribe",
+            format!(
+                "the NATS server does not allow this connection to subscribe to {}, where replies arrive; check the inbox prefix and permissions",
+                violation.subject
+            ),
+        ),
+    };
+    SqlError::Permission(Box::new(
+        ErrorDetail::new(NATS_PERMISSION_DENIED, message, preview).with_details(object(json!({
+            "subject": violation.subject,
+            "operation": operation,
+        }))),
+    ))
 }
 
 fn object(value: Value) -> Map<String, Value> {

@@ -26,6 +26,26 @@
 //! # }
 //! ```
 //!
+//! # Connecting under NATS permissions
+//!
+//! In a deployment with NATS authorization (PROTOCOL.md section 8, `deploy/nats-server.conf`)
+//! each plugin connects as its own user and receives replies on its private inbox
+//! `_INBOX_<plugin>`. [`connect`] does both, and makes a request the server refuses fail
+//! at once with [`SqlError::Permission`] (code `NATS_PERMISSION_DENIED`):
+//!
+//! ```no_run
+//! use sql_client::{ClientConfig, Credentials};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let credentials = Credentials::user_and_password("analytics-db", std::env::var("NATS_PASSWORD")?);
+//! let client = sql_client::connect("nats://127.0.0.1:4222", "analytics-db", credentials, ClientConfig::default()).await?;
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`connect_options`] gives the same settings as an `async_nats::ConnectOptions` to extend.
+//!
 //! # Audit logs as JSON
 //!
 //! The records are `tracing` events; for one JSON object per line (for a SIEM), install
@@ -52,6 +72,7 @@
 pub mod __private;
 mod audit;
 mod client;
+mod connect;
 mod datetime;
 mod decode;
 mod error;
@@ -65,6 +86,9 @@ mod row;
 
 pub use audit::ParamLogging;
 pub use client::SqlClient;
+pub use connect::{
+    ConnectError, Credentials, PermissionViolations, connect, connect_options, inbox_prefix,
+};
 pub use decode::{Expected, FromSqlValue};
 pub use error::{ErrorDetail, Result, SqlError};
 pub use metrics::{LatencySummary, MetricsSnapshot, SlowQueryStats};
@@ -170,8 +194,8 @@ macro_rules! sql {
 /// What a plugin needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Blob, ClientConfig, Delete, Insert, Query, RateLimiter, Row, RowError, Select, SqlClient,
-        SqlError, SqlResult, SqlRow, Update, sql,
+        Blob, ClientConfig, Credentials, Delete, Insert, Query, RateLimiter, Row, RowError, Select,
+        SqlClient, SqlError, SqlResult, SqlRow, Update, sql,
     };
     pub use sql_core::{Plugin, RateLimit};
 }

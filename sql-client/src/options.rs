@@ -6,6 +6,7 @@ use sql_core::RateLimit;
 use sql_core::wire::DEFAULT_SUBJECT_PREFIX;
 
 use crate::audit::ParamLogging;
+use crate::connect::PermissionViolations;
 use crate::rate_limit::RateLimiter;
 use crate::retry::Backoff;
 
@@ -40,6 +41,7 @@ pub struct ClientConfig {
     pub(crate) subject_prefix: String,
     pub(crate) backoff: Backoff,
     pub(crate) reply_margin: Duration,
+    pub(crate) permission_violations: Option<PermissionViolations>,
 }
 
 impl Default for ClientConfig {
@@ -54,6 +56,7 @@ impl Default for ClientConfig {
             subject_prefix: DEFAULT_SUBJECT_PREFIX.to_owned(),
             backoff: Backoff::default(),
             reply_margin: Duration::from_secs(1),
+            permission_violations: None,
         }
     }
 }
@@ -115,6 +118,16 @@ impl ClientConfig {
     #[must_use]
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Where the connection's permission violations are reported, so that a request the
+    /// NATS server refuses fails at once with [`SqlError::Permission`](crate::SqlError::Permission)
+    /// (code `NATS_PERMISSION_DENIED`) instead of waiting for its timeout. Set by
+    /// [`connect`](crate::connect); without it a refused request times out.
+    #[must_use]
+    pub fn permission_violations(mut self, violations: PermissionViolations) -> Self {
+        self.permission_violations = Some(violations);
         self
     }
 

@@ -177,12 +177,22 @@ pub async fn start_handler(
     dir: &tempfile::TempDir,
     extra_args: &[&str],
 ) -> Handler {
+    start_handler_on(&nats.url(), dir, extra_args).await
+}
+
+/// Starts a handler connected to `nats_urls` (one URL, or several comma-separated for a
+/// cluster) with its database in `dir`.
+pub async fn start_handler_on(
+    nats_urls: &str,
+    dir: &tempfile::TempDir,
+    extra_args: &[&str],
+) -> Handler {
     let database = format!("sqlite://{}", dir.path().join("handler.db").display());
     let migrations = migrations_dir();
     let mut args = vec![
         "sql-handler".to_owned(),
         "--nats-url".to_owned(),
-        nats.url(),
+        nats_urls.to_owned(),
         "--database".to_owned(),
         database,
         "--migrations".to_owned(),

@@ -1,0 +1,305 @@
+//! NATS authorization (PROTOCOL.md section 8) with the shipped `deploy/nats-server.conf`:
+//! each plugin publishes only its own subject and reads only its own inbox; a request the
+//! server refuses fails at once with a permission error instead of a timeout.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use sql_client::{ClientConfig, Credentials, Query, Row, Select, SqlClient, SqlError};
+use sql_client_tests::{REPLY_WAIT, capture_logs, start_handler};
+use sql_core::Plugin;
+use sql_test_harness::NatsServer;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const ANALYTICS_PASSWORD: &str = "test-analytics-password";
+const QUOTE_PASSWORD: &str = "test-quote-password";
+const HANDLER_PASSWORD: &str = "test-handler-password";
+
+/// nats-server with the deployment's own configuration (the listen address and port are
+/// overridden on the command line) and a handler logged in as `sql-handler`.
+struct Deployment {
+    nats: NatsServer,
+    _dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+    served: JoinHandle<()>,
+}
+
+impl Deployment {
+    async fn start() -> Self {
+        capture_logs();
+        let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats-server.conf");
+        let config = config.display().to_string();
+        let nats = NatsServer::start_with_env(
+            &["-c", &config],
+            &[
+                ("ANALYTICS_DB_PASSWORD", ANALYTICS_PASSWORD),
+                ("QUOTE_DB_PASSWORD", QUOTE_PASSWORD),
+                ("SQL_HANDLER_PASSWORD", HANDLER_PASSWORD),
+            ],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let handler = start_handler(
+            &nats,
+            &dir,
+            &[
+                "--nats-user",
+                "sql-handler",
+                "--nats-password",
+                HANDLER_PASSWORD,
+                "--nats-inbox-prefix",
+                "_INBOX_sql-handler",
+            ],
+        )
+        .await;
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
+        Self {
+            nats,
+            _dir: dir,
+            shutdown,
+            served,
+        }
+    }
+
+    async fn client(&self, plugin: &str, password: &str, config: ClientConfig) -> SqlClient {
+        tokio::time::timeout(
+            REPLY_WAIT,
+            sql_client::connect(
+                self.nats.url(),
+                plugin,
+                Credentials::user_and_password(plugin, password),
+                config,
+            ),
+        )
+        .await
+        .expect("connects in time")
+        .expect("connects")
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(REPLY_WAIT, self.served)
+            .await
+            .expect("handler stops in time")
+            .expect("handler task");
+    }
+}
+
+fn select(plugin: &str, sql: &'static str) -> Query<Select> {
+    Query::checked(sql, &Plugin::new(plugin).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn each_plugin_gets_its_own_queries_answered() {
+    let deployment = Deployment::start().await;
+    let analytics = deployment
+        .client("analytics-db", ANALYTICS_PASSWORD, ClientConfig::default())
+        .await;
+    let rows: Vec<Row> = analytics
+        .select(select(
+            "analytics-db",
+            "SELECT id FROM analytics_db__events ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let quotes = deployment
+        .client("quote-db", QUOTE_PASSWORD, ClientConfig::default())
+        .await;
+    let quote: Option<Row> = quotes
+        .select_one(select(
+            "quote-db",
+            "SELECT text FROM quote_db__quotes WHERE id = 1",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        quote.unwrap().get::<String>("text").unwrap(),
+        "the secret quote"
+    );
+    deployment.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_on_another_plugins_subject_is_refused_at_once() {
+    let deployment = Deployment::start().await;
+    let plugin = Plugin::new("analytics-db").unwrap();
+    let (options, violations) = sql_client::connect_options(
+        &plugin,
+        Credentials::user_and_password("analytics-db", ANALYTICS_PASSWORD),
+    );
+    let nats = tokio::time::timeout(REPLY_WAIT, options.connect(deployment.nats.url()))
+        .await
+        .unwrap()
+        .unwrap();
+    // Plugin A's connection, pretending to be plugin B.
+    let timeout = Duration::from_secs(10);
+    let impostor = SqlClient::with_config(
+        nats,
+        "quote-db",
+        ClientConfig::default()
+            .timeout(timeout)
+            .permission_violations(violations),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(
+        REPLY_WAIT,
+        impostor.select::<Row>(select("quote-db", "SELECT text FROM quote_db__quotes")),
+    )
+    .await
+    .expect("an answer in time")
+    .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, SqlError::Permission(_)), "{err}");
+    assert_eq!(err.code(), "NATS_PERMISSION_DENIED");
+    assert!(
+        err.message().contains("rosey.db.sql.quote-db.execute"),
+        "{err}"
+    );
+    assert_eq!(err.details()["subject"], "rosey.db.sql.quote-db.execute");
+    assert_eq!(err.details()["operation"], "publish");
+    assert_eq!(
+        err.detail().attempts(),
+        1,
+        "a permission error is not retried"
+    );
+    assert!(
+        elapsed < timeout / 5,
+        "took {elapsed:?}; the query's timeout is {timeout:?}"
+    );
+    deployment.stop().await;
+}
+
+/// A raw connection as plugin `analytics-db`, with the connection's events.
+async fn analytics_with_events(
+    deployment: &Deployment,
+) -> (
+    async_nats::Client,
+    tokio::sync::mpsc::UnboundedReceiver<async_nats::Event>,
+) {
+    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+    let nats = async_nats::ConnectOptions::new()
+        .user_and_password("analytics-db".to_owned(), ANALYTICS_PASSWORD.to_owned())
+        .custom_inbox_prefix("_INBOX_analytics-db")
+        .event_callback(move |event| {
+            let _ = events_tx.send(event);
+            async {}
+        })
+        .connect(deployment.nats.url())
+        .await
+        .unwrap();
+    (nats, events)
+}
+
+/// The server's next report of a refused subscription.
+async fn subscription_refused(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<async_nats::Event>,
+) -> String {
+    tokio::time::timeout(REPLY_WAIT, async {
+        while let Some(event) = events.recv().await {
+            if let async_nats::Event::ServerError(async_nats::ServerError::Other(message)) = event
+                && message.contains("Permissions Violation for Subscription")
+            {
+                return message;
+            }
+        }
+        panic!("the event channel closed");
+    })
+    .await
+    .expect("the server reports the refused subscription")
+}
+
+#[tokio::test]
+async fn a_plugin_cannot_intercept_requests() {
+    let deployment = Deployment::start().await;
+    let (snoop, mut events) = analytics_with_events(&deployment).await;
+    let mut intercepted = snoop
+        .queue_subscribe("rosey.db.sql.*.execute", "sql-handlers".to_owned())
+        .await
+        .unwrap();
+    let refused = subscription_refused(&mut events).await;
+    assert!(refused.contains("\"rosey.db.sql.*.execute\""), "{refused}");
+    // Every request still reaches the real handler, none the impostor.
+    let quotes = deployment
+        .client("quote-db", QUOTE_PASSWORD, ClientConfig::default())
+        .await;
+    for _ in 0..5 {
+        let rows: Vec<Row> = quotes
+            .select(select("quote-db", "SELECT text FROM quote_db__quotes"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+    }
+    let leaked = tokio::time::timeout(Duration::from_millis(300), intercepted.next()).await;
+    assert!(
+        !matches!(leaked, Ok(Some(_))),
+        "plugin A received a request: {leaked:?}"
+    );
+    deployment.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_cannot_read_another_plugins_replies() {
+    let deployment = Deployment::start().await;
+    let (snoop, mut events) = analytics_with_events(&deployment).await;
+    let mut stolen = snoop
+        .subscribe("_INBOX_quote-db.>")
+        .await
+        .expect("the client accepts the subscription; the server refuses it");
+    // The server answers the SUB with a permissions violation.
+    let refused = subscription_refused(&mut events).await;
+    assert!(refused.contains("\"_INBOX_quote-db.>\""), "{refused}");
+
+    // Plugin B's replies are published on `_INBOX_quote-db.…`; none reaches A.
+    let quotes = deployment
+        .client("quote-db", QUOTE_PASSWORD, ClientConfig::default())
+        .await;
+    for _ in 0..3 {
+        let rows: Vec<Row> = quotes
+            .select(select("quote-db", "SELECT text FROM quote_db__quotes"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+    }
+    let leaked = tokio::time::timeout(Duration::from_millis(300), stolen.next()).await;
+    assert!(
+        !matches!(leaked, Ok(Some(_))),
+        "plugin A read plugin B's reply: {leaked:?}"
+    );
+    deployment.stop().await;
+}
+
+#[tokio::test]
+async fn connections_without_the_right_password_are_refused() {
+    let deployment = Deployment::start().await;
+    let anonymous = tokio::time::timeout(REPLY_WAIT, async_nats::connect(deployment.nats.url()))
+        .await
+        .expect("an answer in time");
+    assert!(anonymous.is_err(), "an anonymous connection was accepted");
+    let wrong = tokio::time::timeout(
+        REPLY_WAIT,
+        sql_client::connect(
+            deployment.nats.url(),
+            "analytics-db",
+            Credentials::user_and_password("analytics-db", QUOTE_PASSWORD),
+            ClientConfig::default(),
+        ),
+    )
+    .await
+    .expect("an answer in time");
+    assert!(
+        matches!(wrong, Err(sql_client::ConnectError::Nats { .. })),
+        "{wrong:?}"
+    );
+    deployment.stop().await;
+}
