@@ -8,7 +8,7 @@
 
 mod postgres;
 
-pub use postgres::PgCluster;
+pub use postgres::{POSTGRES_URL_VAR, PgCluster, TestDatabase};
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

@@ -200,3 +200,85 @@ fn run(program: &Path, args: &[&std::ffi::OsStr], what: &str) {
 fn shell_quote(arg: &std::ffi::OsStr) -> String {
     format!("'{}'", arg.to_string_lossy().replace('\'', r"'\''"))
 }
+
+/// The variable naming a running cluster's superuser URL, which [`TestDatabase`] uses
+/// instead of starting a cluster of its own. `scripts/test.sh` sets it.
+pub const POSTGRES_URL_VAR: &str = "SQL_TEST_POSTGRES_URL";
+
+/// A new, empty database for one test: in the cluster named by `SQL_TEST_POSTGRES_URL`
+/// when it is set (one cluster for the whole run), else in a private cluster started for
+/// it and stopped on drop.
+///
+/// ```no_run
+/// let db = sql_test_harness::TestDatabase::create();
+/// assert!(db.url().starts_with("postgres://"));
+/// ```
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    _cluster: Option<PgCluster>,
+}
+
+impl TestDatabase {
+    /// Creates the database (named `t_<random>`).
+    ///
+    /// # Panics
+    ///
+    /// When no cluster can be started or reached, or `CREATE DATABASE` fails.
+    #[must_use]
+    pub fn create() -> Self {
+        let (admin, cluster) = match std::env::var(POSTGRES_URL_VAR) {
+            Ok(url) if !url.is_empty() => (url, None),
+            _ => {
+                let cluster = PgCluster::start();
+                (cluster.url(), Some(cluster))
+            }
+        };
+        let name = format!("t_{}", unique_suffix());
+        let psql = bindir().join("psql");
+        let psql = if psql.exists() {
+            psql
+        } else {
+            PathBuf::from("psql")
+        };
+        let output = Command::new(&psql)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &admin, "-c"])
+            .arg(format!("CREATE DATABASE {name}"))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", psql.display()));
+        if !output.status.success() {
+            panic!(
+                "CREATE DATABASE {name} on {admin} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base);
+        Self {
+            url: format!("{base}/{name}"),
+            _cluster: cluster,
+        }
+    }
+
+    /// The database's URL, as the `postgres` superuser.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A name part unlikely to repeat across the processes of one test run.
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -29,3 +29,19 @@ fn a_cluster_starts_answers_and_stops() {
         "PostgreSQL still listens on {port} after drop"
     );
 }
+
+#[test]
+fn test_databases_are_separate() {
+    let a = sql_test_harness::TestDatabase::create();
+    let b = sql_test_harness::TestDatabase::create();
+    assert_ne!(a.url(), b.url());
+    for db in [&a, &b] {
+        let output = Command::new("psql")
+            .args(["-X", "-At", "-d", db.url(), "-c", "SELECT current_database()"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let name = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        assert!(db.url().ends_with(&format!("/{name}")), "{name} vs {}", db.url());
+    }
+}

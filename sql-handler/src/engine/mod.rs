@@ -1,6 +1,7 @@
 //! Database backends. Each runs one checked [`Job`] with engine-level enforcement of the
 //! same rules the policy applied (PROTOCOL.md section 5), so a parser gap is not a hole.
 
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,1 @@
+//! Moving values across the PostgreSQL boundary (PROTOCOL.md section 4).
