@@ -37,11 +37,26 @@ fn test_databases_are_separate() {
     assert_ne!(a.url(), b.url());
     for db in [&a, &b] {
         let output = Command::new("psql")
-            .args(["-X", "-At", "-d", db.url(), "-c", "SELECT current_database()"])
+            .args([
+                "-X",
+                "-At",
+                "-d",
+                db.url(),
+                "-c",
+                "SELECT current_database()",
+            ])
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let name = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        assert!(db.url().ends_with(&format!("/{name}")), "{name} vs {}", db.url());
+        assert!(
+            db.url().ends_with(&format!("/{name}")),
+            "{name} vs {}",
+            db.url()
+        );
     }
 }
