@@ -61,16 +61,18 @@ pub struct Config {
     #[arg(long, env = "SQL_HANDLER_NATS_INBOX_PREFIX", default_value = "_INBOX")]
     nats_inbox_prefix: String,
 
-    /// Database URL: `sqlite://PATH` (the embedded default).
+    /// Database URL: `sqlite://PATH` (the embedded default) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
     // Kept as text and parsed in `database()`: clap would echo a rejected value, and a
     // database URL may hold a password.
     #[arg(
         long,
         env = "SQL_HANDLER_DATABASE",
         default_value = "sqlite://sql-handler.db",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_secret
     )]
-    database: String,
+    database: Secret,
 
     /// Folder of per-plugin migrations, `<dir>/<plugin>/NNN_name.sql`.
     #[arg(long, env = "SQL_HANDLER_MIGRATIONS")]
@@ -91,6 +93,11 @@ pub struct Config {
     /// Read-only SQLite connections; this many reads run in parallel.
     #[arg(long, env = "SQL_HANDLER_SQLITE_READERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     sqlite_readers: u32,
+
+    /// PostgreSQL connections in the pool; this many statements run in parallel, and one
+    /// plugin may use all but one of them.
+    #[arg(long, env = "SQL_HANDLER_POSTGRES_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    postgres_pool_size: u32,
 
     /// Extra functions to allow beyond the built-in allowlist (repeat or comma-separate).
     #[arg(
@@ -176,7 +183,7 @@ impl Config {
     /// [`DatabaseUrlError`] for a URL this handler cannot serve; the message names only its
     /// scheme.
     pub fn database(&self) -> Result<DatabaseUrl, DatabaseUrlError> {
-        self.database.parse()
+        self.database.expose().parse()
     }
 
     /// The migrations folder, when one is configured.
@@ -207,6 +214,12 @@ impl Config {
     #[must_use]
     pub fn sqlite_readers(&self) -> usize {
         self.sqlite_readers as usize
+    }
+
+    /// The number of PostgreSQL connections in the pool.
+    #[must_use]
+    pub fn postgres_pool_size(&self) -> usize {
+        self.postgres_pool_size as usize
     }
 
     /// Functions added to the allowlist.
@@ -355,13 +368,30 @@ pub enum LogFormat {
 /// let url: DatabaseUrl = "sqlite://data/app.db".parse()?;
 /// assert_eq!(url, DatabaseUrl::Sqlite("data/app.db".into()));
 /// assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+///
+/// let pg: DatabaseUrl = "postgres://handler:s3cret@db:5432/app".parse()?;
+/// assert!(matches!(pg, DatabaseUrl::Postgres(_)));
+/// assert!(!format!("{pg:?}").contains("s3cret"));
 /// # Ok::<(), sql_handler::DatabaseUrlError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DatabaseUrl {
     /// An SQLite file, created when missing.
     Sqlite(PathBuf),
+    /// A PostgreSQL database, as a `postgres://user:password@host:port/database` URL
+    /// (libpq's key=value form works too after the scheme is stripped).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            // The URL may hold a password.
+            Self::Postgres(_) => f.write_str("Postgres(***)"),
+        }
+    }
 }
 
 /// A database URL this handler cannot serve.
@@ -383,14 +413,19 @@ impl FromStr for DatabaseUrl {
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            return Err(DatabaseUrlError(
-                "PostgreSQL is not supported by this build yet; use sqlite://PATH".to_owned(),
-            ));
+            if s.parse::<tokio_postgres::Config>().is_err() {
+                // Not the parser's message: it may quote the password.
+                return Err(DatabaseUrlError(
+                    "the postgres:// URL is not valid; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+                        .to_owned(),
+                ));
+            }
+            return Ok(Self::Postgres(s.to_owned()));
         }
         // Name only the scheme: the rest may hold a password.
         let scheme = s.split_once("://").map_or("(none)", |(scheme, _)| scheme);
         Err(DatabaseUrlError(format!(
-            "unsupported database URL scheme {scheme:?}; expected sqlite://PATH"
+            "unsupported database URL scheme {scheme:?}; expected sqlite://PATH or postgres://..."
         )))
     }
 }

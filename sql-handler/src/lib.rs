@@ -45,6 +45,6 @@ mod service;
 pub use config::{
     Config, DatabaseUrl, DatabaseUrlError, LogFormat, PluginRateLimit, PluginRateLimitError,
 };
-pub use engine::sqlite::OpenError;
+pub use engine::OpenError;
 pub use migrations::MigrationError;
 pub use service::{Handler, StartError};

@@ -123,6 +123,12 @@ impl RowSink {
     }
 }
 
+/// The first column name that appears twice, which the objects format cannot represent.
+pub(crate) fn first_duplicate(columns: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashSet::with_capacity(columns.len());
+    columns.iter().find(|c| !seen.insert(c.as_str())).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,9 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
-use crate::engine::Engine;
-use crate::engine::sqlite::{OpenError, SqliteEngine};
+use crate::engine::postgres::PgEngine;
+use crate::engine::sqlite::SqliteEngine;
+use crate::engine::{Engine, OpenError};
 use crate::failure::Failure;
 use crate::metrics::{Metrics, MetricsServer};
 use crate::migrations::{self, MigrationError};
@@ -129,6 +130,11 @@ impl Handler {
                 })??;
                 Engine::Sqlite(opened)
             }
+            DatabaseUrl::Postgres(url) => Engine::Postgres(
+                PgEngine::open(&url, config.postgres_pool_size(), policy, &migrations)
+                    .await?
+                    .with_idempotency_retention(config.idempotency_retention()),
+            ),
         };
         let metrics = Arc::new(Metrics::new());
         let metrics_server = match config.metrics_addr() {

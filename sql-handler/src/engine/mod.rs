@@ -2,6 +2,8 @@
 //! same rules the policy applied (PROTOCOL.md section 5), so a parser gap is not a hole.
 
 pub(crate) mod postgres;
+pub(crate) mod purge;
+pub(crate) mod slots;
 pub(crate) mod sqlite;
 
 use std::time::{Duration, Instant};
@@ -12,6 +14,32 @@ use sql_core::wire::RowFormat;
 use sql_core::{ErrorCode, Plugin, Policy};
 
 use crate::rows::RowSink;
+
+/// Failure to open the database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// SQLite could not open or configure the file.
+    #[error("cannot open SQLite database {path}")]
+    Sqlite {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// PostgreSQL could not be reached, or refused the handler's set-up.
+    #[error("cannot use PostgreSQL database {target}: {message}")]
+    Postgres {
+        /// Host, port and database name, without user or password.
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A migration could not be applied.
+    #[error(transparent)]
+    Migration(#[from] crate::migrations::MigrationError),
+}
 
 /// One statement to run, already checked by the policy.
 #[derive(Debug)]
@@ -74,7 +102,10 @@ pub(crate) enum Claimed {
 /// An open write transaction for an idempotent write, on the backend that opened it.
 #[derive(Debug)]
 pub(crate) enum WriteSession {
-    Sqlite(sqlite::ClaimedWrite),
+    // Boxed: the SQLite session carries its connection state; the PostgreSQL one is a
+    // channel to the task that owns its transaction.
+    Sqlite(Box<sqlite::ClaimedWrite>),
+    Postgres(postgres::ClaimedWrite),
 }
 
 impl WriteSession {
@@ -82,6 +113,7 @@ impl WriteSession {
     pub(crate) async fn execute(&mut self, job: Job) -> Result<Outcome, ExecError> {
         match self {
             Self::Sqlite(session) => session.execute(job).await,
+            Self::Postgres(session) => session.execute(job).await,
         }
     }
 
@@ -89,6 +121,7 @@ impl WriteSession {
     pub(crate) async fn finish(self, reply: Option<Recorded>) -> Result<(), ExecError> {
         match self {
             Self::Sqlite(session) => session.finish(reply).await,
+            Self::Postgres(session) => session.finish(reply).await,
         }
     }
 }
@@ -163,6 +196,24 @@ fn denial_message(denial: &Denial, prefix: &str) -> String {
 }
 
 impl ExecError {
+    /// Names the failing entry of a `batch` of `batch_len` parameter lists.
+    pub(crate) fn in_batch(self, index: usize, batch_len: usize) -> Self {
+        match self {
+            Self::Execution {
+                message,
+                constraint,
+                transient,
+                ..
+            } if batch_len > 1 => Self::Execution {
+                message,
+                constraint,
+                transient,
+                batch_index: Some(index),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn code(&self) -> ErrorCode {
         match self {
             Self::Timeout { .. } => ErrorCode::Timeout,
@@ -237,12 +288,14 @@ impl ExecError {
 #[derive(Debug)]
 pub(crate) enum Engine {
     Sqlite(sqlite::SqliteEngine),
+    Postgres(postgres::PgEngine),
 }
 
 impl Engine {
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
         match self {
             Self::Sqlite(engine) => engine.execute(job).await,
+            Self::Postgres(engine) => engine.execute(job).await,
         }
     }
 
@@ -250,18 +303,21 @@ impl Engine {
     pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
         match self {
             Self::Sqlite(engine) => engine.claim(claim).await,
+            Self::Postgres(engine) => engine.claim(claim).await,
         }
     }
 
     pub(crate) fn policy(&self) -> &Policy {
         match self {
             Self::Sqlite(engine) => engine.policy(),
+            Self::Postgres(engine) => engine.policy(),
         }
     }
 
     pub(crate) fn dialect(&self) -> sql_core::Dialect {
         match self {
             Self::Sqlite(_) => sql_core::Dialect::Sqlite,
+            Self::Postgres(_) => sql_core::Dialect::Postgres,
         }
     }
 }

@@ -1,6 +1,227 @@
-//! The PostgreSQL backend: a `deadpool-postgres` pool; each request in its own
-//! transaction under its plugin's role, with a statement timeout, read-only for reads.
+//! The PostgreSQL backend: a `deadpool-postgres` pool shared by all plugins (each limited
+//! to one connection fewer than the pool), and every request in its own transaction under
+//! its plugin's role, with a statement timeout at its deadline, read-only for reads, over
+//! the extended protocol only (PROTOCOL.md section 5).
 
-#![allow(dead_code, reason = "being built")]
-
+mod claim;
+mod errors;
+mod migrate;
+mod roles;
+mod run;
 mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use sql_core::Policy;
+use tokio_postgres::NoTls;
+
+pub(crate) use claim::ClaimedWrite;
+
+use self::roles::Roles;
+use self::run::{Bounded, bounded, request_settings, statement};
+use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
+use crate::engine::slots::PluginSlots;
+use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
+use crate::migrations::Migration;
+
+/// How long start-up waits for its first connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements kept per connection before the cache is emptied: plugins send
+/// few distinct statements, but nothing stops one from sending many.
+const STATEMENT_CACHE_LIMIT: usize = 512;
+
+/// The PostgreSQL engine.
+#[derive(Debug)]
+pub(crate) struct PgEngine {
+    pool: Pool,
+    policy: Arc<Policy>,
+    roles: Roles,
+    slots: PluginSlots,
+    retention: Duration,
+    purge: PurgeSchedule,
+}
+
+impl PgEngine {
+    /// Connects with a pool of `connections`, creates the handler's tables and the
+    /// plugins' roles, and applies `migrations`.
+    pub(crate) async fn open(
+        url: &str,
+        connections: usize,
+        policy: Arc<Policy>,
+        migrations: &[Migration],
+    ) -> Result<Self, OpenError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|_| OpenError::Postgres {
+            // The URL may hold a password: do not repeat it.
+            target: "(the configured URL)".to_owned(),
+            message: "not a valid postgres:// URL".to_owned(),
+        })?;
+        let target = describe_target(&config);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection goes back to the pool only after its transaction ended
+                // (see `run::bounded`), so a liveness check is enough.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let connections = connections.max(2);
+        let pool = Pool::builder(manager)
+            .max_size(connections)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| OpenError::Postgres {
+                target: target.clone(),
+                message: e.to_string(),
+            })?;
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, pool.get())
+            .await
+            .map_err(|_| OpenError::Postgres {
+                target: target.clone(),
+                message: format!("no connection within {CONNECT_TIMEOUT:?}"),
+            })?
+            .map_err(|e| OpenError::Postgres {
+                target: target.clone(),
+                message: pool_error(&e),
+            })?;
+        let plugins = migrate::prepare(&mut conn, &target, migrations).await?;
+        let roles = Roles::default();
+        for plugin in &plugins {
+            roles.insert(plugin);
+        }
+        Ok(Self {
+            pool,
+            policy,
+            roles,
+            slots: PluginSlots::new(connections),
+            retention: DEFAULT_RETENTION,
+            purge: PurgeSchedule::default(),
+        })
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Sets how long idempotency records are kept (default one day).
+    #[must_use]
+    pub(crate) fn with_idempotency_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Runs `job` in a transaction of its own.
+    pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
+        let timeout_ms = job.timeout_ms;
+        let _slot = self
+            .slots
+            .acquire(job.plugin.name(), job.deadline, timeout_ms)
+            .await?;
+        let mut conn = self.connection(job.deadline, timeout_ms).await?;
+        let role = self.role(&conn, &job).await?;
+        let cancel = conn.cancel_token();
+        let prefix = job.plugin.table_prefix().to_owned();
+        let map = |e: tokio_postgres::Error| errors::map(&e, timeout_ms, &prefix);
+        let read_only = !(job.writes && job.allow_write);
+        let ran = {
+            let work = async {
+                let settings = request_settings(&role, &job)?;
+                let tx = conn
+                    .build_transaction()
+                    .read_only(read_only)
+                    .start()
+                    .await
+                    .map_err(map)?;
+                let started = Instant::now();
+                tx.batch_execute(&settings).await.map_err(map)?;
+                let (rows, row_count) = statement(&tx, &job).await?;
+                tx.commit().await.map_err(map)?;
+                Ok(Outcome {
+                    rows,
+                    row_count,
+                    execution_time: started.elapsed(),
+                })
+            };
+            bounded(work, job.deadline, &cancel, timeout_ms).await
+        };
+        match ran {
+            Bounded::Finished(result) => result,
+            Bounded::Abandoned => {
+                claim::discard(conn);
+                Err(ExecError::Timeout { timeout_ms })
+            }
+        }
+    }
+
+    /// Looks up an idempotent write's key and, on first use, opens its transaction.
+    pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
+        let timeout_ms = claim.timeout_ms;
+        let conn = self.connection(claim.deadline, timeout_ms).await?;
+        let role = self
+            .roles
+            .for_plugin(&conn, &claim.plugin)
+            .await
+            .map_err(|e| errors::map(&e, timeout_ms, claim.plugin.table_prefix()))?;
+        let purge = self.purge.due(Instant::now());
+        claim::claim(conn, claim, role, self.retention, purge).await
+    }
+
+    /// A pooled connection, waiting at most until `deadline`.
+    async fn connection(
+        &self,
+        deadline: Instant,
+        timeout_ms: u32,
+    ) -> Result<deadpool_postgres::Object, ExecError> {
+        let conn = tokio::time::timeout_at(deadline.into(), self.pool.get())
+            .await
+            .map_err(|_| ExecError::Timeout { timeout_ms })?
+            .map_err(|e| ExecError::Execution {
+                message: format!(
+                    "the database is unavailable right now ({}); try again",
+                    pool_error(&e)
+                ),
+                constraint: None,
+                transient: true,
+                batch_index: None,
+            })?;
+        if conn.statement_cache.size() > STATEMENT_CACHE_LIMIT {
+            conn.statement_cache.clear();
+        }
+        Ok(conn)
+    }
+
+    async fn role(&self, conn: &deadpool_postgres::Object, job: &Job) -> Result<String, ExecError> {
+        self.roles
+            .for_plugin(conn, &job.plugin)
+            .await
+            .map_err(|e| errors::map(&e, job.timeout_ms, job.plugin.table_prefix()))
+    }
+}
+
+/// `host:port/database` of a configuration, for messages: never the user or password.
+fn describe_target(config: &tokio_postgres::Config) -> String {
+    let host = config.get_hosts().first().map_or_else(
+        || "localhost".to_owned(),
+        |h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        },
+    );
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("(default)");
+    format!("{host}:{port}/{db}")
+}
+
+/// A pool failure in words, without connection details.
+fn pool_error(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => migrate::describe(e),
+        other => other.to_string(),
+    }
+}

@@ -87,7 +87,7 @@ impl ClaimedWrite {
                     })
                 }
                 Some(_) => Claimed::Reused,
-                None => Claimed::Fresh(WriteSession::Sqlite(self)),
+                None => Claimed::Fresh(WriteSession::Sqlite(Box::new(self))),
             },
         )
     }

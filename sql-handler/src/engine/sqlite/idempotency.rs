@@ -2,9 +2,9 @@
 //! that was sent, written in the same transaction as the write it answers, so it holds
 //! across restarts and crashes.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rusqlite::{Connection, OptionalExtension, params};
+
+pub(crate) use crate::engine::purge::unix_now;
 
 /// No plugin prefix starts with `_`, so no plugin's statement can reach this table: the
 /// policy and the engine's guard both refuse it.
@@ -88,13 +88,6 @@ pub(crate) fn purge(conn: &Connection, not_before: i64) -> rusqlite::Result<usiz
         &format!("DELETE FROM {TABLE} WHERE created_at < ?1"),
         params![not_before],
     )
-}
-
-/// Seconds since the Unix epoch: wall-clock time, because records outlive the process.
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

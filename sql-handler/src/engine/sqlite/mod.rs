@@ -12,8 +12,8 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,14 +21,15 @@ use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 use sql_core::Policy;
 use sql_core::wire::RowFormat;
-use tokio::sync::Semaphore;
 
 pub(crate) use claim::ClaimedWrite;
 pub(crate) use guard::{Guard, GuardMode};
 
 use self::pool::ConnPool;
-use crate::engine::{Claim, Claimed, ExecError, Job, Outcome};
-use crate::migrations::{Migration, MigrationError};
+use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
+use crate::engine::slots::PluginSlots;
+use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
+use crate::migrations::Migration;
 use crate::rows::{Flow, RowSink};
 
 /// How often, in SQLite virtual-machine steps, a running statement checks its deadline.
@@ -37,27 +38,6 @@ const DEADLINE_CHECK_STEPS: i32 = 1000;
 /// Largest string or blob a statement may build, so that one function call cannot run
 /// for seconds between deadline checks.
 const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
-/// How often expired idempotency records are deleted, at most.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
-/// How long idempotency records are kept unless configured otherwise.
-const DEFAULT_RETENTION: Duration = Duration::from_secs(86_400);
-
-/// Failure to open the database.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// SQLite could not open or configure the file.
-    #[error("cannot open SQLite database {path}")]
-    Sqlite {
-        /// The database file.
-        path: PathBuf,
-        /// What SQLite said.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// A migration could not be applied.
-    #[error(transparent)]
-    Migration(#[from] MigrationError),
-}
 
 /// The SQLite engine.
 #[derive(Debug)]
@@ -68,42 +48,7 @@ pub(crate) struct SqliteEngine {
     schema: Arc<SchemaNames>,
     read_slots: PluginSlots,
     retention: Duration,
-    last_purge: Mutex<Instant>,
-}
-
-/// Per-plugin limits on reads running at once: one less than the reader connections, so
-/// one plugin's slow reads can never take every reader from the others.
-#[derive(Debug)]
-struct PluginSlots {
-    per_plugin: usize,
-    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
-}
-
-impl PluginSlots {
-    /// Entries kept before idle ones are dropped; plugins are few, but subjects are
-    /// chosen by senders.
-    const MAX_TRACKED: usize = 4096;
-
-    fn new(readers: usize) -> Self {
-        Self {
-            per_plugin: readers.saturating_sub(1).max(1),
-            slots: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn for_plugin(&self, plugin: &str) -> Arc<Semaphore> {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if slots.len() >= Self::MAX_TRACKED && !slots.contains_key(plugin) {
-            let full = self.per_plugin;
-            slots.retain(|_, s| s.available_permits() < full);
-        }
-        let per_plugin = self.per_plugin;
-        Arc::clone(
-            slots
-                .entry(plugin.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(per_plugin))),
-        )
-    }
+    purge: PurgeSchedule,
 }
 
 /// The names of the database's real tables and views, reloaded when SQLite's schema
@@ -180,12 +125,7 @@ impl SqliteEngine {
             schema,
             read_slots,
             retention: DEFAULT_RETENTION,
-            // The first idempotent write purges whatever expired while the handler was down.
-            last_purge: Mutex::new(
-                Instant::now()
-                    .checked_sub(PURGE_EVERY)
-                    .unwrap_or_else(Instant::now),
-            ),
+            purge: PurgeSchedule::default(),
         })
     }
 
@@ -199,13 +139,11 @@ impl SqliteEngine {
         let _read_slot = if job.writes {
             None
         } else {
-            let slot = self.read_slots.for_plugin(job.plugin.name());
-            let permit = tokio::time::timeout_at(job.deadline.into(), slot.acquire_owned())
-                .await
-                .map_err(|_| ExecError::Timeout { timeout_ms })?
-                // The semaphore is never closed.
-                .map_err(|_| ExecError::Timeout { timeout_ms })?;
-            Some(permit)
+            Some(
+                self.read_slots
+                    .acquire(job.plugin.name(), job.deadline, timeout_ms)
+                    .await?,
+            )
         };
         let pool = if job.writes {
             &self.writer
@@ -242,7 +180,7 @@ impl SqliteEngine {
             .acquire(claim.deadline)
             .await
             .map_err(|_| timeout)?;
-        let purge = self.purge_due(Instant::now());
+        let purge = self.purge.due(Instant::now());
         let session = ClaimedWrite::new(
             conn,
             Arc::clone(&self.policy),
@@ -253,20 +191,6 @@ impl SqliteEngine {
         tokio::task::spawn_blocking(move || session.begin(&claim, retention, purge))
             .await
             .map_err(|e| ExecError::Internal(format!("claim task failed: {e}")))?
-    }
-
-    /// Whether expired idempotency records should be deleted now: at most once per
-    /// [`PURGE_EVERY`], so requests do not pay for it each time.
-    fn purge_due(&self, now: Instant) -> bool {
-        let mut last = self
-            .last_purge
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if now.saturating_duration_since(*last) >= PURGE_EVERY {
-            *last = now;
-            return true;
-        }
-        false
     }
 
     /// Sets how long idempotency records are kept (default one day).
@@ -370,7 +294,7 @@ fn run_guarded(
     }
     let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
     if job.row_format == RowFormat::Objects
-        && let Some(column) = first_duplicate(&columns)
+        && let Some(column) = crate::rows::first_duplicate(&columns)
     {
         return Err(ExecError::DuplicateColumn { column });
     }
@@ -380,20 +304,7 @@ fn run_guarded(
     let column_count = stmt.column_count();
     let mut values = Vec::with_capacity(column_count);
     for (index, params) in job.executions.iter().enumerate() {
-        let in_batch = |e: ExecError| match e {
-            ExecError::Execution {
-                message,
-                constraint,
-                transient,
-                ..
-            } if job.executions.len() > 1 => ExecError::Execution {
-                message,
-                constraint,
-                transient,
-                batch_index: Some(index),
-            },
-            other => other,
-        };
+        let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
         values::bind(&mut stmt, params, guard.plugin().table_prefix()).map_err(in_batch)?;
         let mut rows = stmt.raw_query();
         loop {
@@ -435,11 +346,6 @@ fn run_guarded(
         row_count = sink.len() as u64;
     }
     Ok((sink, row_count))
-}
-
-fn first_duplicate(columns: &[String]) -> Option<String> {
-    let mut seen = std::collections::HashSet::with_capacity(columns.len());
-    columns.iter().find(|c| !seen.insert(c.as_str())).cloned()
 }
 
 /// Decodes column values for tests.

@@ -34,7 +34,7 @@ fn write_migration(root: &Path, plugin: &str, file: &str, sql: &str) {
     fs::write(dir.join(file), sql).unwrap();
 }
 
-fn open(root: &Path) -> Result<SqliteEngine, super::OpenError> {
+fn open(root: &Path) -> Result<SqliteEngine, crate::engine::OpenError> {
     let found = migrations::discover(&root.join("migrations"))?;
     SqliteEngine::open(
         &root.join("test.db"),
@@ -570,7 +570,7 @@ fn migrations_apply_once_in_order_and_refuse_foreign_objects() {
         assert!(
             matches!(
                 err,
-                super::OpenError::Migration(MigrationError::Refused { .. })
+                crate::engine::OpenError::Migration(MigrationError::Refused { .. })
             ) && text.contains("analytics-db/003_bad.sql")
                 && text.contains(expected),
             "{sql}: {text}"

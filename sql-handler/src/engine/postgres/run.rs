@@ -1,0 +1,154 @@
+//! Running one plugin statement on PostgreSQL: inside a transaction under the plugin's
+//! role, through a portal that yields at most `max_rows + 1` rows, and cancelled on the
+//! server when the deadline passes.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::{TryStreamExt, pin_mut};
+use sql_core::wire::RowFormat;
+use tokio_postgres::{CancelToken, NoTls};
+
+use super::roles::quoted;
+use super::{errors, values};
+use crate::engine::{ExecError, Job};
+use crate::rows::{Flow, RowSink};
+
+/// How long a cancel request, and then the cancelled statement's end, may take before the
+/// connection is given up; the two together stay within the protocol's 100 ms.
+const CANCEL_WAIT: Duration = Duration::from_millis(40);
+
+/// How much later than the deadline the server's statement timeout fires.
+const STATEMENT_TIMEOUT_SLACK: Duration = Duration::from_millis(50);
+
+/// What [`bounded`] saw.
+pub(super) enum Bounded<T> {
+    /// The work ended, by itself or cancelled.
+    Finished(T),
+    /// The work did not end after the cancel request: the connection is in an unknown
+    /// state and must not be reused.
+    Abandoned,
+}
+
+/// Runs `work` until `deadline`; past it, sends a cancel request for the connection's
+/// running statement and gives the work [`CANCEL_WAIT`] to end.
+///
+/// The connection stays borrowed by `work` until it ends, so the cancel request can only
+/// reach this request's statement, never the next user's of the pooled connection.
+pub(super) async fn bounded<T>(
+    work: impl Future<Output = Result<T, ExecError>>,
+    deadline: Instant,
+    cancel: &CancelToken,
+    timeout_ms: u32,
+) -> Bounded<Result<T, ExecError>> {
+    pin_mut!(work);
+    tokio::select! {
+        biased;
+        result = &mut work => return Bounded::Finished(result),
+        () = tokio::time::sleep_until(deadline.into()) => {}
+    }
+    if tokio::time::timeout(CANCEL_WAIT, cancel.cancel_query(NoTls))
+        .await
+        .is_err()
+    {
+        tracing::warn!("the cancel request did not complete in time");
+    }
+    match tokio::time::timeout(CANCEL_WAIT, &mut work).await {
+        // It finished just as the deadline passed: the result stands.
+        Ok(Ok(value)) => Bounded::Finished(Ok(value)),
+        Ok(Err(_)) => Bounded::Finished(Err(ExecError::Timeout { timeout_ms })),
+        Err(_) => Bounded::Abandoned,
+    }
+}
+
+/// The settings every request's statement runs under: its plugin's role and a statement
+/// timeout at its deadline (so the server stops it even if the handler cannot).
+///
+/// Sent as one simple-protocol batch: these are the handler's own fixed statements; the
+/// role name comes from a validated plugin name and is quoted.
+pub(super) fn request_settings(role: &str, job: &Job) -> Result<String, ExecError> {
+    let remaining = job.deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return Err(ExecError::Timeout {
+            timeout_ms: job.timeout_ms,
+        });
+    }
+    // The cancel request of `bounded` stops the statement at the deadline; the server's
+    // own timeout, a little later, is the backstop for a handler that died meanwhile.
+    let ms = (remaining + STATEMENT_TIMEOUT_SLACK).as_millis();
+    Ok(format!(
+        "SET LOCAL ROLE {}; SET LOCAL statement_timeout = {ms}",
+        quoted(role)
+    ))
+}
+
+/// Runs the job's statement (once per parameter list) in the open transaction `tx`.
+pub(super) async fn statement(
+    tx: &deadpool_postgres::Transaction<'_>,
+    job: &Job,
+) -> Result<(RowSink, u64), ExecError> {
+    let prefix = job.plugin.table_prefix();
+    let map = |e: tokio_postgres::Error| errors::map(&e, job.timeout_ms, prefix);
+    let statement = tx.prepare_cached(&job.sql).await.map_err(map)?;
+    let expected = job.executions.first().map_or(0, Vec::len);
+    if statement.params().len() != expected {
+        // The policy counted the placeholders; PostgreSQL sees others (never `$0`...).
+        return Err(ExecError::Denied(
+            crate::engine::Denial::Placeholder,
+            prefix.to_owned(),
+        ));
+    }
+    values::check_columns(statement.columns())?;
+    let columns: Vec<String> = statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    if job.row_format == RowFormat::Objects
+        && let Some(column) = crate::rows::first_duplicate(&columns)
+    {
+        return Err(ExecError::DuplicateColumn { column });
+    }
+    let mut sink = RowSink::new(job.row_format, columns, job.max_rows, job.byte_budget);
+    // A write runs to completion whatever its RETURNING rows; a read stops at max_rows + 1.
+    let limit = if job.writes {
+        0
+    } else {
+        i32::try_from(job.max_rows.saturating_add(1)).unwrap_or(i32::MAX)
+    };
+    let mut row_count = 0u64;
+    let mut values = Vec::with_capacity(statement.columns().len());
+    for (index, params) in job.executions.iter().enumerate() {
+        let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
+        values::check_params(statement.params(), params).map_err(in_batch)?;
+        let portal = tx
+            .bind_raw(&statement, params.iter().map(values::Param))
+            .await
+            .map_err(|e| in_batch(map(e)))?;
+        let rows = tx
+            .query_portal_raw(&portal, limit)
+            .await
+            .map_err(|e| in_batch(map(e)))?;
+        pin_mut!(rows);
+        while let Some(row) = rows.try_next().await.map_err(|e| in_batch(map(e)))? {
+            if sink.truncated().is_some() {
+                // Only a write gets here: drain its RETURNING rows so it completes.
+                continue;
+            }
+            values.clear();
+            for i in 0..row.len() {
+                values.push(values::column_to_json(&row, i)?);
+            }
+            if sink.push(&values) == Flow::Stop && !job.writes {
+                break;
+            }
+        }
+        if job.writes {
+            row_count += rows.rows_affected().unwrap_or(0);
+        }
+    }
+    if !job.writes {
+        row_count = sink.len() as u64;
+    }
+    Ok((sink, row_count))
+}

@@ -1,0 +1,527 @@
+//! The PostgreSQL backend tested directly against a real server, without the parser check
+//! in front of it: the plugin roles, the read-only transactions and the timeout must
+//! stand on their own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sql_core::value::SqlValue;
+use sql_core::wire::{RowFormat, TruncatedReason};
+use sql_core::{Plugin, Policy};
+use sql_test_harness::TestDatabase;
+
+use super::PgEngine;
+use crate::engine::{Claim, Claimed, Constraint, Denial, ExecError, Job, OpenError, Recorded};
+use crate::migrations::{self, MigrationError};
+
+const ANALYTICS: &str = "
+CREATE TABLE analytics_db__events (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER, data BYTEA, score DOUBLE PRECISION);
+CREATE TABLE analytics_db__tags (event_id BIGINT NOT NULL REFERENCES analytics_db__events(id), tag TEXT NOT NULL CHECK (length(tag) > 0));
+CREATE INDEX analytics_db__tags_by_event ON analytics_db__tags(event_id);
+CREATE VIEW analytics_db__named AS SELECT id, name FROM analytics_db__events;
+INSERT INTO analytics_db__events (name, n) VALUES ('a', 1), ('b', 2), ('c', 3);
+";
+const QUOTES: &str = "
+CREATE TABLE quote_db__quotes (id INTEGER PRIMARY KEY, text TEXT);
+INSERT INTO quote_db__quotes VALUES (1, 'secret');
+";
+
+struct Fixture {
+    _db: TestDatabase,
+    _dir: tempfile::TempDir,
+    engine: PgEngine,
+}
+
+fn write_migration(root: &Path, plugin: &str, file: &str, sql: &str) {
+    let dir = root.join("migrations").join(plugin);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(file), sql).unwrap();
+}
+
+async fn open(db: &TestDatabase, root: &Path, pool: usize) -> Result<PgEngine, OpenError> {
+    let found = migrations::discover(&root.join("migrations"))?;
+    PgEngine::open(db.url(), pool, Arc::new(Policy::default()), &found).await
+}
+
+async fn fixture_with_pool(pool: usize) -> Fixture {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
+    let engine = open(&db, dir.path(), pool).await.unwrap();
+    Fixture {
+        _db: db,
+        _dir: dir,
+        engine,
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with_pool(4).await
+}
+
+fn job(sql: &str, params: Vec<SqlValue>) -> Job {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    let writes = !["SELECT", "WITH", "VALUES"]
+        .iter()
+        .any(|k| upper.starts_with(k));
+    Job {
+        plugin: Plugin::new("analytics-db").unwrap(),
+        sql: sql.to_owned(),
+        writes,
+        executions: vec![params],
+        allow_write: writes,
+        deadline: Instant::now() + Duration::from_secs(10),
+        timeout_ms: 10_000,
+        max_rows: 1000,
+        row_format: RowFormat::Objects,
+        byte_budget: 1 << 20,
+    }
+}
+
+fn rows_json(outcome: crate::engine::Outcome) -> serde_json::Value {
+    crate::engine::sqlite::rows_as_json(outcome.rows)
+}
+
+async fn rows(f: &Fixture, sql: &str, params: Vec<SqlValue>) -> serde_json::Value {
+    match f.engine.execute(job(sql, params)).await {
+        Ok(outcome) => rows_json(outcome),
+        Err(e) => panic!("{sql}: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn plugin_roles_refuse_foreign_tables_without_the_parser() {
+    let f = fixture().await;
+    let cases = [
+        "SELECT * FROM quote_db__quotes",
+        "SELECT e.id FROM analytics_db__events e LEFT JOIN quote_db__quotes q ON q.id = e.id",
+        "SELECT (SELECT text FROM quote_db__quotes) FROM analytics_db__events",
+        "SELECT id FROM analytics_db__events WHERE id IN (SELECT id FROM quote_db__quotes)",
+        "WITH x AS (SELECT * FROM quote_db__quotes) SELECT * FROM x",
+        "SELECT name FROM analytics_db__events UNION SELECT text FROM quote_db__quotes",
+        "UPDATE quote_db__quotes SET text = 'x'",
+        "DELETE FROM quote_db__quotes",
+        "INSERT INTO quote_db__quotes VALUES (2, 'x')",
+        "UPDATE analytics_db__events SET name = q.text FROM quote_db__quotes q WHERE q.id = analytics_db__events.id",
+        "SELECT * FROM _sql_handler_idempotency",
+        "SELECT * FROM _sql_handler_migrations",
+    ];
+    for sql in cases {
+        match f.engine.execute(job(sql, vec![])).await {
+            Err(ExecError::Denied(Denial::ForeignTable(table), prefix)) => {
+                assert!(!table.starts_with("analytics_db__"), "{sql}: {table}");
+                assert_eq!(prefix, "analytics_db__");
+            }
+            other => panic!("{sql}: expected a denial, got {other:?}"),
+        }
+    }
+    // The victim is untouched.
+    let mut quotes = job("SELECT text FROM quote_db__quotes", vec![]);
+    quotes.plugin = Plugin::new("quote-db").unwrap();
+    let outcome = f.engine.execute(quotes).await.unwrap();
+    assert_eq!(rows_json(outcome), json!([{"text": "secret"}]));
+}
+
+#[tokio::test]
+async fn a_role_reset_is_refused_by_the_database() {
+    let f = fixture().await;
+    for sql in [
+        "SELECT set_config('role', 'none', true)",
+        "SELECT set_config('role', 'postgres', false)",
+    ] {
+        let err = f.engine.execute(job(sql, vec![])).await.unwrap_err();
+        assert!(
+            matches!(err, ExecError::Denied(Denial::Function(ref f), _) if f.starts_with("set_config")),
+            "{sql}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_without_migrations_reaches_no_table() {
+    let f = fixture().await;
+    let mut select = job("SELECT 40 + 2 AS n", vec![]);
+    select.plugin = Plugin::new("newcomer").unwrap();
+    assert_eq!(
+        rows_json(f.engine.execute(select).await.unwrap()),
+        json!([{"n": 42}])
+    );
+    let mut foreign = job("SELECT * FROM analytics_db__events", vec![]);
+    foreign.plugin = Plugin::new("newcomer").unwrap();
+    assert!(matches!(
+        f.engine.execute(foreign).await,
+        Err(ExecError::Denied(Denial::ForeignTable(_), _))
+    ));
+}
+
+#[tokio::test]
+async fn reads_run_read_only_even_when_misclassified() {
+    let f = fixture().await;
+    for sql in [
+        "WITH d AS (DELETE FROM analytics_db__events RETURNING id) SELECT count(*) FROM d",
+        "SELECT nextval('analytics_db__events_id_seq')",
+    ] {
+        let mut read = job(sql, vec![]);
+        read.writes = false;
+        read.allow_write = false;
+        let err = f.engine.execute(read).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ExecError::PermissionDenied | ExecError::Execution { .. }
+            ),
+            "{sql}: {err:?}"
+        );
+    }
+    assert_eq!(
+        rows(&f, "SELECT count(*) AS n FROM analytics_db__events", vec![]).await,
+        json!([{"n": 3}])
+    );
+}
+
+#[tokio::test]
+async fn writes_return_rows_and_counts() {
+    let f = fixture().await;
+    let outcome = f
+        .engine
+        .execute(job(
+            "INSERT INTO analytics_db__events (name, n) VALUES ($1, $2), ($3, $4) RETURNING name, n",
+            vec![
+                SqlValue::Text("d".into()),
+                SqlValue::Integer(4),
+                SqlValue::Text("e".into()),
+                SqlValue::Integer(5),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(outcome.row_count, 2);
+    assert_eq!(
+        rows_json(outcome),
+        json!([{"name": "d", "n": 4}, {"name": "e", "n": 5}])
+    );
+    let outcome = f
+        .engine
+        .execute(job("UPDATE analytics_db__events SET n = n + 1", vec![]))
+        .await
+        .unwrap();
+    assert_eq!(outcome.row_count, 5);
+}
+
+#[tokio::test]
+async fn reads_fetch_at_most_max_rows_plus_one() {
+    let f = fixture().await;
+    let mut read = job("SELECT g FROM generate_series(1, 100000) AS g", vec![]);
+    read.max_rows = 10;
+    let outcome = f.engine.execute(read).await.unwrap();
+    assert_eq!(outcome.row_count, 10);
+    assert_eq!(outcome.rows.truncated(), Some(TruncatedReason::MaxRows));
+    let mut write = job("UPDATE analytics_db__events SET n = n RETURNING id", vec![]);
+    write.max_rows = 1;
+    let outcome = f.engine.execute(write).await.unwrap();
+    assert_eq!(outcome.row_count, 3, "a write completes past max_rows");
+    assert_eq!(outcome.rows.len(), 1);
+}
+
+#[tokio::test]
+async fn a_runaway_query_is_cancelled_at_the_deadline_and_the_pool_recovers() {
+    let f = fixture_with_pool(2).await;
+    for _ in 0..3 {
+        let mut slow = job(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c",
+            vec![],
+        );
+        slow.timeout_ms = 200;
+        slow.deadline = Instant::now() + Duration::from_millis(200);
+        let deadline = slow.deadline;
+        let err = f.engine.execute(slow).await.unwrap_err();
+        let late = Instant::now().saturating_duration_since(deadline);
+        assert!(
+            matches!(err, ExecError::Timeout { timeout_ms: 200 }),
+            "{err:?}"
+        );
+        assert!(
+            late < Duration::from_millis(100),
+            "TIMEOUT {late:?} after the deadline"
+        );
+    }
+    // Every pooled connection still works, and none still runs the cancelled query.
+    let (a, b) = tokio::join!(
+        rows(&f, "SELECT count(*) AS n FROM analytics_db__events", vec![]),
+        rows(
+            &f,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'WITH RECURSIVE%' AND state = 'active'",
+            vec![]
+        ),
+    );
+    assert_eq!(a, json!([{"n": 3}]));
+    assert_eq!(b, json!([{"n": 0}]));
+}
+
+#[tokio::test]
+async fn a_batch_is_all_or_nothing() {
+    let f = fixture().await;
+    let mut batch = job(
+        "INSERT INTO analytics_db__events (name, n) VALUES ($1, $2)",
+        vec![],
+    );
+    batch.executions = vec![
+        vec![SqlValue::Text("x".into()), SqlValue::Integer(1)],
+        vec![SqlValue::Text("a".into()), SqlValue::Integer(2)],
+    ];
+    match f.engine.execute(batch).await {
+        Err(ExecError::Execution {
+            constraint: Some(Constraint::Unique),
+            batch_index: Some(1),
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        rows(
+            &f,
+            "SELECT count(*) AS n FROM analytics_db__events WHERE name = 'x'",
+            vec![]
+        )
+        .await,
+        json!([{"n": 0}])
+    );
+}
+
+#[tokio::test]
+async fn constraint_kinds_and_parameter_errors_are_reported() {
+    let f = fixture().await;
+    let cases: [(&str, Vec<SqlValue>, Constraint); 4] = [
+        (
+            "INSERT INTO analytics_db__events (name) VALUES ('a')",
+            vec![],
+            Constraint::Unique,
+        ),
+        (
+            "INSERT INTO analytics_db__tags VALUES (999, 'x')",
+            vec![],
+            Constraint::ForeignKey,
+        ),
+        (
+            "INSERT INTO analytics_db__events (name) VALUES (NULL)",
+            vec![],
+            Constraint::NotNull,
+        ),
+        (
+            "INSERT INTO analytics_db__tags VALUES (1, '')",
+            vec![],
+            Constraint::Check,
+        ),
+    ];
+    for (sql, params, expected) in cases {
+        match f.engine.execute(job(sql, params)).await {
+            Err(ExecError::Execution {
+                constraint: Some(found),
+                ..
+            }) => assert_eq!(found, expected, "{sql}"),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+    let err = f
+        .engine
+        .execute(job(
+            "SELECT id FROM analytics_db__events WHERE n = $1",
+            vec![SqlValue::Text("not a number".into())],
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ExecError::ParamType { index: 1, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn migrations_are_refused_outside_the_prefix_and_apply_once() {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    open(&db, dir.path(), 2).await.unwrap();
+    // Applied once: opening again changes nothing.
+    open(&db, dir.path(), 2).await.unwrap();
+
+    let refused = [
+        (
+            "002_peek.sql",
+            "INSERT INTO analytics_db__events (name) SELECT text FROM quote_db__quotes",
+        ),
+        ("002_name.sql", "CREATE TABLE stray (id INTEGER)"),
+        ("002_role.sql", "SET ROLE NONE"),
+        ("002_tx.sql", "COMMIT"),
+        (
+            "002_grant.sql",
+            "GRANT SELECT ON analytics_db__events TO PUBLIC",
+        ),
+        (
+            "002_alter.sql",
+            "ALTER TABLE quote_db__quotes ADD COLUMN x INTEGER",
+        ),
+    ];
+    for (file, sql) in refused {
+        let case = tempfile::tempdir().unwrap();
+        write_migration(case.path(), "quote-db", "001_init.sql", QUOTES);
+        write_migration(case.path(), "analytics-db", "001_init.sql", ANALYTICS);
+        write_migration(case.path(), "analytics-db", file, sql);
+        match open(&db, case.path(), 2).await {
+            Err(OpenError::Migration(MigrationError::Refused { migration, reason })) => {
+                assert!(migration.contains(file), "{migration}");
+                assert!(!reason.is_empty());
+            }
+            other => panic!("{sql}: expected a refusal, got {:?}", other.err()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_claimed_write_commits_with_its_record_and_is_replayed() {
+    let f = fixture().await;
+    let claim = |key: &str, fingerprint: &str| Claim {
+        plugin: Plugin::new("analytics-db").unwrap(),
+        key: key.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        deadline: Instant::now() + Duration::from_secs(10),
+        timeout_ms: 10_000,
+    };
+    let Claimed::Fresh(mut session) = f.engine.claim(claim("k1", "f1")).await.unwrap() else {
+        panic!("first use is fresh");
+    };
+    let outcome = session
+        .execute(job(
+            "INSERT INTO analytics_db__events (name) VALUES ('once')",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(outcome.row_count, 1);
+    session
+        .finish(Some(Recorded {
+            body: b"{\"rows\":[]}".to_vec(),
+            outcome: None,
+        }))
+        .await
+        .unwrap();
+    match f.engine.claim(claim("k1", "f1")).await.unwrap() {
+        Claimed::Replay(recorded) => assert_eq!(recorded.body, b"{\"rows\":[]}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        f.engine.claim(claim("k1", "other")).await.unwrap(),
+        Claimed::Reused
+    ));
+    // A failed statement leaves nothing, and an unrecorded session nothing either.
+    let Claimed::Fresh(mut session) = f.engine.claim(claim("k2", "f2")).await.unwrap() else {
+        panic!("fresh");
+    };
+    assert!(
+        session
+            .execute(job(
+                "INSERT INTO analytics_db__events (name) VALUES ('a')",
+                vec![]
+            ))
+            .await
+            .is_err()
+    );
+    session.finish(None).await.unwrap();
+    assert!(matches!(
+        f.engine.claim(claim("k2", "f2")).await.unwrap(),
+        Claimed::Fresh(_)
+    ));
+    assert_eq!(
+        rows(
+            &f,
+            "SELECT count(*) AS n FROM analytics_db__events WHERE name = 'once'",
+            vec![]
+        )
+        .await,
+        json!([{"n": 1}])
+    );
+}
+
+#[tokio::test]
+async fn the_cancel_request_alone_stops_a_statement_at_the_deadline() {
+    let db = TestDatabase::create();
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let cancel = client.cancel_token();
+    // No statement timeout here: only the cancel request can stop the sleep.
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let work = async {
+        client
+            .batch_execute("SELECT pg_sleep(30)")
+            .await
+            .map_err(|e| super::errors::map(&e, 200, "analytics_db__"))
+    };
+    let outcome = super::run::bounded(work, deadline, &cancel, 200).await;
+    let late = Instant::now().saturating_duration_since(deadline);
+    assert!(matches!(
+        outcome,
+        super::run::Bounded::Finished(Err(ExecError::Timeout { timeout_ms: 200 }))
+    ));
+    assert!(
+        late < Duration::from_millis(100),
+        "stopped {late:?} after the deadline"
+    );
+    let row = client.query_one("SELECT 1 + 1", &[]).await.unwrap();
+    assert_eq!(
+        row.get::<_, i32>(0),
+        2,
+        "the connection is usable afterwards"
+    );
+}
+
+/// The deployment of the README: the handler logs in as a role that owns the database and
+/// may create roles, not as a superuser.
+#[tokio::test]
+async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
+    let db = TestDatabase::create();
+    let name = db.url().rsplit('/').next().unwrap().to_owned();
+    let handler_role = format!("handler_{name}");
+    let (admin, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {handler_role} LOGIN CREATEROLE; ALTER DATABASE {name} OWNER TO {handler_role}"
+        ))
+        .await
+        .unwrap();
+    let url = db
+        .url()
+        .replacen("postgres@", &format!("{handler_role}@"), 1);
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
+    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let engine = PgEngine::open(&url, 2, Arc::new(Policy::default()), &found)
+        .await
+        .unwrap();
+    let outcome = engine
+        .execute(job(
+            "SELECT count(*) AS n FROM analytics_db__events",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows_json(outcome), json!([{"n": 3}]));
+    assert!(matches!(
+        engine
+            .execute(job("SELECT * FROM quote_db__quotes", vec![]))
+            .await,
+        Err(ExecError::Denied(Denial::ForeignTable(_), _))
+    ));
+}
