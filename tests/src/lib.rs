@@ -5,11 +5,16 @@
 )]
 
 //! Shared fixture of the end-to-end tests: a real `nats-server` on a free loopback port
-//! and the real `sql-handler` serving a temporary SQLite database with the migrations in
+//! and the real `sql-handler` serving a fresh database with the migrations in
 //! `fixtures/migrations`. The tests themselves live in `tests/`.
+//!
+//! One set of tests runs against either backend, chosen by `SQL_TEST_BACKEND`
+//! ([`backend()`]): `sqlite` (the default) serves a temporary SQLite file, `postgres` a new
+//! database per [`TestDb`] in the cluster named by `SQL_TEST_POSTGRES_URL` (which
+//! `scripts/test.sh` starts), or in a private cluster when that is unset.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -18,7 +23,7 @@ use clap::Parser;
 use serde_json::Value;
 use sql_core::wire::{ErrorReply, Reply, SuccessReply};
 use sql_handler::{Config, Handler};
-use sql_test_harness::NatsServer;
+use sql_test_harness::{NatsServer, TestDatabase};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +36,88 @@ pub fn migrations_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrations")
 }
 
+/// The variable choosing the backend the handlers serve: `sqlite` (the default) or
+/// `postgres`.
+pub const BACKEND_VAR: &str = "SQL_TEST_BACKEND";
+
+/// The database engine behind the handlers of this test run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file in a temporary folder (`--database sqlite://...`).
+    Sqlite,
+    /// A fresh PostgreSQL database (`--database postgres://...`).
+    Postgres,
+}
+
+/// The backend named by `SQL_TEST_BACKEND`; `sqlite` when it is unset or empty.
+///
+/// # Panics
+///
+/// When the variable holds anything else, so that a typo never silently tests SQLite.
+#[must_use]
+pub fn backend() -> Backend {
+    static BACKEND: OnceLock<Backend> = OnceLock::new();
+    *BACKEND.get_or_init(|| {
+        let value = std::env::var_os(BACKEND_VAR).unwrap_or_default();
+        match value.to_str() {
+            Some("" | "sqlite") => Backend::Sqlite,
+            Some("postgres") => Backend::Postgres,
+            _ => panic!(
+                "{BACKEND_VAR}={} is not a backend of these tests; expected \"sqlite\" (the default) or \"postgres\"",
+                value.to_string_lossy()
+            ),
+        }
+    })
+}
+
+/// The database a test's handlers serve, made for the [`backend()`] of the run: an SQLite
+/// file in a temporary folder, or a fresh PostgreSQL database. Every handler started on
+/// one `TestDb` serves the same database (a restart, or replicas sharing it); it lasts as
+/// long as the `TestDb`.
+#[derive(Debug)]
+pub struct TestDb {
+    dir: tempfile::TempDir,
+    postgres: Option<TestDatabase>,
+}
+
+impl TestDb {
+    /// Creates the folder and, on PostgreSQL, the database.
+    ///
+    /// # Panics
+    ///
+    /// When the folder or the database cannot be created.
+    #[must_use]
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let postgres = match backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDatabase::create()),
+        };
+        Self { dir, postgres }
+    }
+
+    /// The handler's `--database` value.
+    #[must_use]
+    pub fn url(&self) -> String {
+        match &self.postgres {
+            Some(database) => database.url().to_owned(),
+            None => format!("sqlite://{}", self.dir.path().join("handler.db").display()),
+        }
+    }
+
+    /// A temporary folder of the test's own (holding the database file on SQLite).
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A running handler with its NATS server and database.
 #[derive(Debug)]
 pub struct TestEnv {
@@ -38,7 +125,7 @@ pub struct TestEnv {
     pub nats: NatsServer,
     /// A plain NATS client for sending requests.
     pub client: async_nats::Client,
-    dir: tempfile::TempDir,
+    db: TestDb,
     shutdown: CancellationToken,
     served: Option<JoinHandle<()>>,
     metrics_addr: Option<SocketAddr>,
@@ -54,8 +141,8 @@ impl TestEnv {
     pub async fn start_with(extra_args: &[&str]) -> Self {
         capture_logs();
         let nats = NatsServer::start();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let handler = start_handler(&nats, &dir, extra_args).await;
+        let db = TestDb::new();
+        let handler = start_handler(&nats, &db, extra_args).await;
         let metrics_addr = handler.metrics_addr();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
@@ -66,7 +153,7 @@ impl TestEnv {
         Self {
             nats,
             client,
-            dir,
+            db,
             shutdown,
             served: Some(served),
             metrics_addr,
@@ -77,7 +164,7 @@ impl TestEnv {
     /// NATS server, as a restart of the service would.
     pub async fn restart(&mut self, extra_args: &[&str]) {
         self.stop().await;
-        let handler = start_handler(&self.nats, &self.dir, extra_args).await;
+        let handler = start_handler(&self.nats, &self.db, extra_args).await;
         self.metrics_addr = handler.metrics_addr();
         self.shutdown = CancellationToken::new();
         let token = self.shutdown.clone();
@@ -92,10 +179,16 @@ impl TestEnv {
         self.metrics_addr
     }
 
-    /// The folder holding the database.
+    /// The test's temporary folder (holding the database file on SQLite).
     #[must_use]
-    pub fn dir(&self) -> &std::path::Path {
-        self.dir.path()
+    pub fn dir(&self) -> &Path {
+        self.db.dir()
+    }
+
+    /// The database the handler serves.
+    #[must_use]
+    pub fn db(&self) -> &TestDb {
+        &self.db
     }
 
     /// Sends a JSON body as `plugin` and parses the reply.
@@ -171,23 +264,15 @@ impl Drop for TestEnv {
     }
 }
 
-/// Starts a handler on `nats` with its database in `dir`.
-pub async fn start_handler(
-    nats: &NatsServer,
-    dir: &tempfile::TempDir,
-    extra_args: &[&str],
-) -> Handler {
-    start_handler_on(&nats.url(), dir, extra_args).await
+/// Starts a handler on `nats` serving `db`.
+pub async fn start_handler(nats: &NatsServer, db: &TestDb, extra_args: &[&str]) -> Handler {
+    start_handler_on(&nats.url(), db, extra_args).await
 }
 
 /// Starts a handler connected to `nats_urls` (one URL, or several comma-separated for a
-/// cluster) with its database in `dir`.
-pub async fn start_handler_on(
-    nats_urls: &str,
-    dir: &tempfile::TempDir,
-    extra_args: &[&str],
-) -> Handler {
-    let database = format!("sqlite://{}", dir.path().join("handler.db").display());
+/// cluster) serving `db`, with the test migrations.
+pub async fn start_handler_on(nats_urls: &str, db: &TestDb, extra_args: &[&str]) -> Handler {
+    let database = db.url();
     let migrations = migrations_dir();
     let mut args = vec![
         "sql-handler".to_owned(),
@@ -200,7 +285,9 @@ pub async fn start_handler_on(
     ];
     args.extend(extra_args.iter().map(|a| (*a).to_owned()));
     let config = Config::try_parse_from(args).expect("valid handler flags");
-    Handler::start(&config).await.expect("handler starts")
+    Handler::start(&config)
+        .await
+        .unwrap_or_else(|e| panic!("the handler did not start on {:?}: {e:?}", backend()))
 }
 
 /// Log lines captured from every handler in this test process, as JSON.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sql_client::{ClientConfig, Credentials, Query, Row, Select, SqlClient, SqlError};
-use sql_client_tests::{REPLY_WAIT, capture_logs, start_handler};
+use sql_client_tests::{REPLY_WAIT, TestDb, capture_logs, start_handler};
 use sql_core::Plugin;
 use sql_test_harness::NatsServer;
 use tokio::task::JoinHandle;
@@ -27,7 +27,7 @@ const HANDLER_PASSWORD: &str = "test-handler-password";
 /// overridden on the command line) and a handler logged in as `sql-handler`.
 struct Deployment {
     nats: NatsServer,
-    _dir: tempfile::TempDir,
+    _db: TestDb,
     shutdown: CancellationToken,
     served: JoinHandle<()>,
 }
@@ -45,10 +45,10 @@ impl Deployment {
                 ("SQL_HANDLER_PASSWORD", HANDLER_PASSWORD),
             ],
         );
-        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::new();
         let handler = start_handler(
             &nats,
-            &dir,
+            &db,
             &[
                 "--nats-user",
                 "sql-handler",
@@ -64,7 +64,7 @@ impl Deployment {
         let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
         Self {
             nats,
-            _dir: dir,
+            _db: db,
             shutdown,
             served,
         }

@@ -13,7 +13,9 @@ use sql_client::{
     Backoff, ClientConfig, Delete, Insert, ParamLogging, Query, RateLimiter, Row, Select,
     SqlClient, SqlError, SqlRow, Update,
 };
-use sql_client_tests::{TestEnv, audit_records, capture_logs, start_handler};
+use sql_client_tests::{
+    Backend, TestDb, TestEnv, audit_records, backend, capture_logs, start_handler,
+};
 use sql_core::{Plugin, RateLimit};
 use sql_test_harness::NatsServer;
 
@@ -55,9 +57,11 @@ async fn every_method_end_to_end() {
     let inserted = client
         .insert(
             Query::<Insert>::checked(
-                "INSERT INTO analytics_db__events (user_id, name, n) VALUES ($1, $2, $3)",
+                "INSERT INTO analytics_db__events (id, user_id, name, n) VALUES ($1, $2, $3, $4)",
                 &plugin(),
             )
+            .unwrap()
+            .bind(&10)
             .unwrap()
             .bind("carol")
             .unwrap()
@@ -73,11 +77,15 @@ async fn every_method_end_to_end() {
     let many = client
         .insert_many(
             Query::<Insert>::checked(
-                "INSERT INTO analytics_db__events (user_id, name, n) VALUES ($1, $2, $3)",
+                "INSERT INTO analytics_db__events (id, user_id, name, n) VALUES ($1, $2, $3, $4)",
                 &plugin(),
             )
             .unwrap(),
-            vec![("carol", "a", 1), ("carol", "b", 2), ("carol", "c", 3)],
+            vec![
+                (11, "carol", "a", 1),
+                (12, "carol", "b", 2),
+                (13, "carol", "c", 3),
+            ],
         )
         .await
         .unwrap();
@@ -130,7 +138,8 @@ async fn every_method_end_to_end() {
     assert_eq!(updated, 4);
 
     let result = client
-        .execute(select("SELECT sum(n) AS total, count(*) AS c FROM analytics_db__events WHERE user_id = $1").bind("carol").unwrap())
+        // PostgreSQL sums a bigint column as an exact numeric (a string in JSON).
+        .execute(select("SELECT CAST(sum(n) AS BIGINT) AS total, count(*) AS c FROM analytics_db__events WHERE user_id = $1").bind("carol").unwrap())
         .await
         .unwrap();
     assert_eq!(result.len(), 1);
@@ -172,13 +181,17 @@ async fn insert_many_is_one_transaction() {
     let client = client_with(&env, ClientConfig::default()).await;
     let query = || {
         Query::<Insert>::checked(
-            "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)",
+            "INSERT INTO analytics_db__events (id, user_id, name) VALUES ($1, $2, $3)",
             &plugin(),
         )
         .unwrap()
     };
+    // The third row collides with the first on (user_id, name).
     let err = client
-        .insert_many(query(), [["dave", "x"], ["dave", "y"], ["dave", "x"]])
+        .insert_many(
+            query(),
+            [(10, "dave", "x"), (11, "dave", "y"), (12, "dave", "x")],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, SqlError::Execution(_)), "{err}");
@@ -195,7 +208,7 @@ async fn insert_many_is_one_transaction() {
     assert_eq!(count.unwrap().get::<i64>("n").unwrap(), 0);
     // Rows of the wrong arity never leave the client.
     let err = client
-        .insert_many(query(), vec![vec!["a"]])
+        .insert_many(query(), vec![vec!["a", "b"]])
         .await
         .unwrap_err();
     assert_eq!(err.code(), "PARAM_COUNT_MISMATCH");
@@ -211,16 +224,18 @@ async fn fifty_concurrent_tasks_share_one_client() {
     )
     .await;
     let mut tasks = Vec::new();
-    for i in 0..50 {
+    for i in 0..50_i64 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let name = format!("task-{i}");
             client
                 .insert(
                     Query::<Insert>::checked(
-                        "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)",
+                        "INSERT INTO analytics_db__events (id, user_id, name) VALUES ($1, $2, $3)",
                         &plugin(),
                     )
+                    .unwrap()
+                    .bind(&(100 + i))
                     .unwrap()
                     .bind("erin")
                     .unwrap()
@@ -446,11 +461,11 @@ async fn a_read_is_retried_until_a_handler_appears() {
     )
     .unwrap();
     let query = client.execute(select("SELECT count(*) AS n FROM analytics_db__events"));
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
     let late_handler = async {
         // Let the first attempts find no responders.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let handler = start_handler(&nats, &dir, &[]).await;
+        let handler = start_handler(&nats, &db, &[]).await;
         let token = tokio_util::sync::CancellationToken::new();
         let stop = token.clone();
         let served = tokio::spawn(handler.serve(stop.cancelled_owned()));
@@ -630,9 +645,11 @@ async fn a_write_whose_reply_is_lost_is_retried_and_applied_once() {
     let inserted = client
         .insert(
             Query::<Insert>::checked(
-                "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)",
+                "INSERT INTO analytics_db__events (id, user_id, name) VALUES ($1, $2, $3)",
                 &plugin(),
             )
+            .unwrap()
+            .bind(&10)
             .unwrap()
             .bind("frank")
             .unwrap()
@@ -687,16 +704,25 @@ async fn derived_rows_decode_in_both_row_formats_with_dates_and_blobs() {
     let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_687_200, 123_456_789).unwrap();
     client
         .insert(sql!(
-            "INSERT INTO analytics_db__events (user_id, name, payload) VALUES ($1, $2, $3)",
+            "INSERT INTO analytics_db__events (id, user_id, name, payload) VALUES ($1, $2, $3, $4)",
+            10,
             "gina",
             now,
             Blob(vec![0u8, 1, 255])
         ))
         .await
         .unwrap();
-    let query = sql!(as Stamped,
-        "SELECT id, name AS at, date('2026-11-26') AS day, n IS NULL AS flag, payload, json_array('a', 'b') AS tags \
-         FROM analytics_db__events WHERE user_id = $1", "gina");
+    // Each engine's JSON array constructor: SQLite's json_array() returns JSON text,
+    // PostgreSQL's json_build_array() a json value (embedded in the reply); PostgreSQL 15
+    // has no json_array(). `n IS NULL` is SQLite's 1 or PostgreSQL's true.
+    let query = match backend() {
+        Backend::Sqlite => sql!(as Stamped,
+            "SELECT id, name AS at, date('2026-11-26') AS day, n IS NULL AS flag, payload, json_array('a', 'b') AS tags \
+             FROM analytics_db__events WHERE user_id = $1", "gina"),
+        Backend::Postgres => sql!(as Stamped, dialect = "postgres",
+            "SELECT id, name AS at, date('2026-11-26') AS day, n IS NULL AS flag, payload, json_build_array('a', 'b') AS tags \
+             FROM analytics_db__events WHERE user_id = $1", "gina"),
+    };
     let objects: Vec<Stamped> = client.select(query.clone()).await.unwrap();
     let arrays: Vec<Stamped> = client
         .select(query.row_format(sql_core::wire::RowFormat::Arrays))

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sql_client::{Backoff, ClientConfig, Insert, Query, Row, Select, SqlClient};
-use sql_client_tests::{REPLY_WAIT, capture_logs, start_handler, start_handler_on};
+use sql_client_tests::{REPLY_WAIT, TestDb, capture_logs, start_handler, start_handler_on};
 use sql_core::{Plugin, RateLimit};
 use sql_test_harness::NatsCluster;
 use tokio_util::sync::CancellationToken;
@@ -85,10 +85,14 @@ async fn run_streams(client: &SqlClient, kill: impl FnOnce()) -> usize {
             let mut writes = 0;
             for op in 0..OPS {
                 if op % WRITE_EVERY == WRITE_EVERY - 1 {
+                    // Each write its own id: the retry of a write repeats it.
+                    let id = i64::try_from(1000 + stream * OPS + op).unwrap();
                     let insert = Query::<Insert>::checked(
-                        "INSERT INTO analytics_db__events (user_id, name, n) VALUES ($1, $2, $3)",
+                        "INSERT INTO analytics_db__events (id, user_id, name, n) VALUES ($1, $2, $3, $4)",
                         &plugin(),
                     )
+                    .unwrap()
+                    .bind(&id)
                     .unwrap()
                     .bind("cluster")
                     .unwrap()
@@ -157,8 +161,8 @@ async fn assert_applied_once(client: &SqlClient, writes: usize) {
 async fn a_client_survives_the_loss_of_its_node_mid_stream() {
     capture_logs();
     let mut cluster = NatsCluster::start(3);
-    let dir = tempfile::tempdir().unwrap();
-    let handler = start_handler(cluster.node(1), &dir, &[]).await;
+    let db = TestDb::new();
+    let handler = start_handler(cluster.node(1), &db, &[]).await;
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
     let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
@@ -204,10 +208,10 @@ async fn a_client_survives_the_loss_of_its_node_mid_stream() {
 async fn a_handler_fails_over_between_its_urls() {
     capture_logs();
     let mut cluster = NatsCluster::start(3);
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
     // The handler may use node 2 or 3; the client stays on node 1.
     let handler_urls = format!("{},{}", cluster.node(1).url(), cluster.node(2).url());
-    let handler = start_handler_on(&handler_urls, &dir, &[]).await;
+    let handler = start_handler_on(&handler_urls, &db, &[]).await;
     let handler_nats = handler.client().clone();
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sql_client_tests::TestEnv;
+use sql_client_tests::{Backend, TestEnv, backend};
 use sql_core::ErrorCode;
 use sql_core::wire::{Reply, TruncatedReason};
 
@@ -60,12 +60,14 @@ async fn select_with_parameters_in_both_row_formats() {
 async fn values_round_trip_per_protocol() {
     let env = TestEnv::start().await;
     let insert = json!({
-        "query": "INSERT INTO analytics_db__events (user_id, name, n, score, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id, n, payload",
-        "params": ["carol", "blob", 9_007_199_254_740_993_i64, 2.25, {"$blob": "AAEC/w=="}],
+        "query": "INSERT INTO analytics_db__events (id, user_id, name, n, score, payload) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, n, score, payload",
+        "params": [10, "carol", "blob", 9_007_199_254_740_993_i64, 2.25, {"$blob": "AAEC/w=="}],
         "allow_write": true
     });
     let reply = env.ok(PLUGIN, &insert).await;
     assert_eq!(reply.row_count, 1);
+    assert_eq!(reply.rows[0]["id"], 10);
+    assert_eq!(reply.rows[0]["score"], 2.25);
     assert_eq!(
         reply.rows[0]["n"],
         json!(9_007_199_254_740_993_i64),
@@ -73,15 +75,27 @@ async fn values_round_trip_per_protocol() {
     );
     assert_eq!(reply.rows[0]["payload"], "AAEC/w==");
 
+    // Each engine makes an infinite double its own way: SQLite rounds an out-of-range
+    // literal to infinity, while PostgreSQL reads `1e999` as an exact numeric and refuses
+    // to round it to a double, so it needs the 'Infinity' spelling. The CAST gives the
+    // boolean parameter its type (PostgreSQL infers text for a bare `$1` in a select
+    // list); it comes back as SQLite's 1 or PostgreSQL's true (PROTOCOL.md section 4).
+    let (infinity, flag) = match backend() {
+        Backend::Sqlite => ("1e999", json!(1)),
+        Backend::Postgres => ("CAST('Infinity' AS DOUBLE PRECISION)", json!(true)),
+    };
+    let query = format!(
+        "SELECT {infinity} AS inf, -{infinity} AS ninf, NULL AS nil, CAST($1 AS BOOLEAN) AS flag, $2 AS doc"
+    );
     let reply = env
         .ok(
             PLUGIN,
-            &json!({"query": "SELECT 1e999 AS inf, -1e999 AS ninf, NULL AS nil, $1 AS flag, $2 AS doc", "params": [true, {"a": [1]}]}),
+            &json!({"query": query, "params": [true, {"a": [1]}]}),
         )
         .await;
     assert_eq!(
         reply.rows,
-        vec![json!({"inf": null, "ninf": null, "nil": null, "flag": 1, "doc": "{\"a\":[1]}"})]
+        vec![json!({"inf": null, "ninf": null, "nil": null, "flag": flag, "doc": "{\"a\":[1]}"})]
     );
 }
 
@@ -104,7 +118,8 @@ async fn writes_report_affected_rows_and_returning_rows() {
     let reply = env
         .ok(
             PLUGIN,
-            &json!({"query": "SELECT sum(n) AS s FROM analytics_db__events"}),
+            // PostgreSQL sums a bigint column as an exact numeric (a string in JSON).
+            &json!({"query": "SELECT CAST(sum(n) AS BIGINT) AS s FROM analytics_db__events"}),
         )
         .await;
     assert_eq!(reply.rows, vec![json!({"s": 26})]);
@@ -113,15 +128,16 @@ async fn writes_report_affected_rows_and_returning_rows() {
 #[tokio::test]
 async fn batch_runs_in_one_transaction() {
     let env = TestEnv::start().await;
-    let insert = "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)";
+    let insert = "INSERT INTO analytics_db__events (id, user_id, name) VALUES ($1, $2, $3)";
     let reply = env
-        .ok(PLUGIN, &json!({"query": insert, "batch": [["dave", "a"], ["dave", "b"], ["dave", "c"]], "allow_write": true}))
+        .ok(PLUGIN, &json!({"query": insert, "batch": [[10, "dave", "a"], [11, "dave", "b"], [12, "dave", "c"]], "allow_write": true}))
         .await;
     assert_eq!(reply.row_count, 3);
 
-    // The third entry collides with the first: nothing of this batch is written.
+    // The third entry collides with the first on (user_id, name): nothing of this batch
+    // is written.
     let reply = env
-        .err(PLUGIN, &json!({"query": insert, "batch": [["erin", "a"], ["erin", "b"], ["erin", "a"]], "allow_write": true}))
+        .err(PLUGIN, &json!({"query": insert, "batch": [[20, "erin", "a"], [21, "erin", "b"], [22, "erin", "a"]], "allow_write": true}))
         .await;
     assert_eq!(reply.code(), Some(ErrorCode::ExecutionError));
     assert_eq!(reply.details["constraint_type"], "unique");
@@ -135,7 +151,7 @@ async fn batch_runs_in_one_transaction() {
     let reply = env
         .err(
             PLUGIN,
-            &json!({"query": insert, "batch": [["frank", "a"], ["frank"]], "allow_write": true}),
+            &json!({"query": insert, "batch": [[30, "frank", "a"], [31, "frank"]], "allow_write": true}),
         )
         .await;
     assert_eq!(reply.code(), Some(ErrorCode::ParamCountMismatch));
@@ -155,9 +171,13 @@ async fn truncation_by_max_rows_and_by_payload_size() {
     assert_eq!(reply.truncated_reason, Some(TruncatedReason::MaxRows));
 
     // 100,000 rows of ~1 KB cannot fit in NATS's 1 MiB max_payload: the handler stops
-    // adding rows in time and still replies.
-    let wide = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) \
-                SELECT x, printf('%.1000c', 'z') AS pad FROM c";
+    // adding rows in time and still replies. (A literal pads the rows: SQLite has no
+    // repeat() and PostgreSQL no printf().)
+    let wide = format!(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) \
+         SELECT x, '{}' AS pad FROM c",
+        "z".repeat(1000)
+    );
     let message = env
         .request_raw(
             "rosey.db.sql.analytics-db.execute",

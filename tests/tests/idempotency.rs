@@ -20,24 +20,27 @@ use sql_core::wire::{CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, Reply};
 const PLUGIN: &str = "analytics-db";
 const SUBJECT: &str = "rosey.db.sql.analytics-db.execute";
 
-/// About a second of work inside an INSERT that adds one row named `name`.
-fn slow_insert(name: &str, iterations: u32) -> Value {
+/// About a second of work inside an INSERT that adds one row `id` named `name`.
+fn slow_insert(id: i64, name: &str, iterations: u32) -> Value {
     json!({
         "query": format!(
-            "INSERT INTO analytics_db__events (user_id, name, n) \
-             SELECT 'idem', $1, count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
-             SELECT x + 1 FROM c WHERE x < {iterations}) SELECT x FROM c)"
+            "INSERT INTO analytics_db__events (id, user_id, name, n) \
+             SELECT $1, 'idem', $2, count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+             SELECT x + 1 FROM c WHERE x < {iterations}) SELECT x FROM c) AS s"
         ),
-        "params": [name],
+        "params": [id, name],
         "allow_write": true,
         "timeout_ms": 30000
     })
 }
 
-fn insert(name: &str) -> Value {
+/// A write of row `id` named `name`. The tables' ids are plain INTEGER PRIMARY KEYs (the
+/// same DDL on SQLite and PostgreSQL), which only SQLite fills in by itself: every insert
+/// names its id.
+fn insert(id: i64, name: &str) -> Value {
     json!({
-        "query": "INSERT INTO analytics_db__events (user_id, name) VALUES ('idem', $1)",
-        "params": [name],
+        "query": "INSERT INTO analytics_db__events (id, user_id, name) VALUES ($1, 'idem', $2)",
+        "params": [id, name],
         "allow_write": true
     })
 }
@@ -102,8 +105,8 @@ async fn audit_of(correlation_id: &str) -> Value {
 async fn the_same_key_twice_applies_once_and_replays_the_first_reply() {
     let env = TestEnv::start().await;
     let body = json!({
-        "query": "INSERT INTO analytics_db__events (user_id, name) VALUES ('idem', $1) RETURNING id, name",
-        "params": ["twice"],
+        "query": "INSERT INTO analytics_db__events (id, user_id, name) VALUES ($1, 'idem', $2) RETURNING id, name",
+        "params": [10, "twice"],
         "allow_write": true
     });
     let first = send_keyed(&env, PLUGIN, &body, "key-twice").await;
@@ -118,7 +121,8 @@ async fn the_same_key_twice_applies_once_and_replays_the_first_reply() {
     );
     assert_eq!(count(&env, "twice").await, 1);
 
-    // A new key is a new write: this one breaks the unique (user_id, name) constraint.
+    // A new key is a new write: this one breaks the unique constraints (id, and
+    // (user_id, name)).
     let third = send_keyed(&env, PLUGIN, &body, "key-twice-2").await;
     assert_eq!(error_of(&third).details["constraint_type"], "unique");
 }
@@ -126,7 +130,7 @@ async fn the_same_key_twice_applies_once_and_replays_the_first_reply() {
 #[tokio::test]
 async fn a_retry_after_a_lost_reply_is_applied_exactly_once() {
     let env = TestEnv::start().await;
-    let body = slow_insert("lost-reply", 3_000_000);
+    let body = slow_insert(10, "lost-reply", 3_000_000);
     let payload = serde_json::to_vec(&body).unwrap();
     // The sender gives up long before the handler finishes: its reply is lost to it.
     let first = env
@@ -163,7 +167,7 @@ async fn a_retry_after_a_lost_reply_is_applied_exactly_once() {
 #[tokio::test]
 async fn concurrent_duplicates_apply_once() {
     let env = TestEnv::start().await;
-    let body = slow_insert("concurrent", 300_000);
+    let body = slow_insert(10, "concurrent", 300_000);
     let sends = (0..4).map(|_| send_keyed(&env, PLUGIN, &body, "key-concurrent"));
     let replies = futures::future::join_all(sends).await;
     assert!(
@@ -180,7 +184,7 @@ async fn concurrent_duplicates_apply_once() {
 #[tokio::test]
 async fn a_key_survives_a_handler_restart() {
     let mut env = TestEnv::start().await;
-    let body = insert("restart");
+    let body = insert(10, "restart");
     let first = send_keyed(&env, PLUGIN, &body, "key-restart").await;
     assert!(matches!(parse(&first), Reply::Success(_)));
     env.restart(&[]).await;
@@ -192,9 +196,9 @@ async fn a_key_survives_a_handler_restart() {
 #[tokio::test]
 async fn a_key_used_for_another_request_is_refused() {
     let env = TestEnv::start().await;
-    let first = send_keyed(&env, PLUGIN, &insert("reuse-a"), "key-reuse").await;
+    let first = send_keyed(&env, PLUGIN, &insert(10, "reuse-a"), "key-reuse").await;
     assert!(matches!(parse(&first), Reply::Success(_)));
-    let other = send_keyed(&env, PLUGIN, &insert("reuse-b"), "key-reuse").await;
+    let other = send_keyed(&env, PLUGIN, &insert(11, "reuse-b"), "key-reuse").await;
     let err = error_of(&other);
     assert_eq!(err.code(), Some(ErrorCode::RequestValidationError));
     assert_eq!(err.details["field"], "Idempotency-Key");
@@ -205,7 +209,7 @@ async fn a_key_used_for_another_request_is_refused() {
     let quote = send_keyed(
         &env,
         "quote-db",
-        &json!({"query": "INSERT INTO quote_db__quotes (text) VALUES ('q')", "allow_write": true}),
+        &json!({"query": "INSERT INTO quote_db__quotes (id, text) VALUES (2, 'q')", "allow_write": true}),
         "key-reuse",
     )
     .await;
@@ -219,8 +223,9 @@ async fn a_key_used_for_another_request_is_refused() {
 #[tokio::test]
 async fn a_unique_violation_is_replayed_even_after_the_conflict_is_gone() {
     let env = TestEnv::start().await;
-    env.ok(PLUGIN, &insert("conflict")).await;
-    let first = send_keyed(&env, PLUGIN, &insert("conflict"), "key-conflict").await;
+    env.ok(PLUGIN, &insert(10, "conflict")).await;
+    // Another id, the same (user_id, name).
+    let first = send_keyed(&env, PLUGIN, &insert(11, "conflict"), "key-conflict").await;
     let err = error_of(&first);
     assert_eq!(err.code(), Some(ErrorCode::ExecutionError));
     assert_eq!(err.details["constraint_type"], "unique");
@@ -230,7 +235,7 @@ async fn a_unique_violation_is_replayed_even_after_the_conflict_is_gone() {
     )
     .await;
     // The retry would now succeed, but the sender was told it failed: it stays failed.
-    let again = send_keyed(&env, PLUGIN, &insert("conflict"), "key-conflict").await;
+    let again = send_keyed(&env, PLUGIN, &insert(11, "conflict"), "key-conflict").await;
     assert_eq!(first, again);
     assert_eq!(count(&env, "conflict").await, 0);
 }
@@ -241,15 +246,15 @@ async fn a_timed_out_write_is_not_recorded_so_its_retry_can_succeed() {
     // The work is read from a row, so the same request can be slow once and fast later.
     env.ok(
         PLUGIN,
-        &json!({"query": "INSERT INTO analytics_db__events (user_id, name, n) VALUES ('idem', 'work', 100000000)", "allow_write": true}),
+        &json!({"query": "INSERT INTO analytics_db__events (id, user_id, name, n) VALUES (10, 'idem', 'work', 100000000)", "allow_write": true}),
     )
     .await;
     let body = json!({
-        "query": "INSERT INTO analytics_db__events (user_id, name, n) \
-                  SELECT 'idem', $1, count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+        "query": "INSERT INTO analytics_db__events (id, user_id, name, n) \
+                  SELECT $1, 'idem', $2, count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
                   SELECT x + 1 FROM c WHERE x < (SELECT n FROM analytics_db__events \
-                  WHERE user_id = 'idem' AND name = 'work')) SELECT x FROM c)",
-        "params": ["timeout"],
+                  WHERE user_id = 'idem' AND name = 'work')) SELECT x FROM c) AS s",
+        "params": [11, "timeout"],
         "allow_write": true,
         "timeout_ms": 200
     });
@@ -275,7 +280,7 @@ async fn a_timed_out_write_is_not_recorded_so_its_retry_can_succeed() {
 async fn an_invalid_key_is_refused_and_reads_ignore_a_valid_one() {
     let env = TestEnv::start().await;
     for bad in ["k".repeat(129), "cl\u{e9}-1".to_owned()] {
-        let reply = send_keyed(&env, PLUGIN, &insert("bad-key"), &bad).await;
+        let reply = send_keyed(&env, PLUGIN, &insert(10, "bad-key"), &bad).await;
         let err = error_of(&reply);
         assert_eq!(
             err.code(),
@@ -289,7 +294,7 @@ async fn an_invalid_key_is_refused_and_reads_ignore_a_valid_one() {
     let read =
         json!({"query": "SELECT count(*) AS n FROM analytics_db__events WHERE user_id = 'idem'"});
     let before = send_keyed(&env, PLUGIN, &read, "key-read").await;
-    env.ok(PLUGIN, &insert("read-after")).await;
+    env.ok(PLUGIN, &insert(11, "read-after")).await;
     let after = send_keyed(&env, PLUGIN, &read, "key-read").await;
     assert_ne!(before, after, "a read runs again");
 }
@@ -297,7 +302,7 @@ async fn an_invalid_key_is_refused_and_reads_ignore_a_valid_one() {
 #[tokio::test]
 async fn plugins_cannot_reach_the_idempotency_records() {
     let env = TestEnv::start().await;
-    send_keyed(&env, PLUGIN, &insert("private"), "key-private").await;
+    send_keyed(&env, PLUGIN, &insert(10, "private"), "key-private").await;
     for query in [
         "SELECT * FROM _sql_handler_idempotency",
         "DELETE FROM _sql_handler_idempotency",
@@ -316,7 +321,7 @@ async fn plugins_cannot_reach_the_idempotency_records() {
     let reply = env
         .request_raw(
             SUBJECT,
-            serde_json::to_vec(&insert("private")).unwrap(),
+            serde_json::to_vec(&insert(10, "private")).unwrap(),
             Some(with_correlation_id("no-key")),
         )
         .await;

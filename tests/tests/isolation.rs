@@ -69,6 +69,15 @@ async fn every_cross_plugin_class_is_refused() {
         "SELECT * FROM pragma_table_info('quote_db__quotes')".to_owned(),
         "ATTACH DATABASE 'x.db' AS x".to_owned(),
         "PRAGMA table_info(quote_db__quotes)".to_owned(),
+        // PostgreSQL's ways in: schema-qualified names, its catalogs, its file functions.
+        format!("SELECT * FROM public.{q}"),
+        format!("SELECT * FROM \"public\".\"{q}\""),
+        "SELECT * FROM pg_catalog.pg_tables".to_owned(),
+        "SELECT * FROM pg_class".to_owned(),
+        "SELECT * FROM information_schema.tables".to_owned(),
+        "SELECT pg_read_file('/etc/passwd')".to_owned(),
+        format!("SELECT query_to_xml('SELECT * FROM {q}', true, true, '')"),
+        format!("COPY {q} TO STDOUT"),
         format!("/* looks harmless */ DELETE FROM {q}"),
         format!("-- comment\nDELETE FROM {q}"),
     ];
