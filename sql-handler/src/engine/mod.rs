@@ -195,7 +195,45 @@ fn denial_message(denial: &Denial, prefix: &str) -> String {
     }
 }
 
+impl Job {
+    /// A job as the engines' tests send it: `analytics-db`'s statement, a write unless it
+    /// starts like a read, ten seconds to run.
+    #[cfg(test)]
+    pub(crate) fn for_test(sql: &str, params: Vec<SqlValue>) -> Self {
+        let upper = sql.trim_start().to_ascii_uppercase();
+        let writes = !["SELECT", "WITH", "VALUES"]
+            .iter()
+            .any(|k| upper.starts_with(k));
+        Self {
+            plugin: Plugin::new("analytics-db").unwrap_or_else(|e| unreachable!("{e}")),
+            sql: sql.to_owned(),
+            writes,
+            executions: vec![params],
+            allow_write: writes,
+            deadline: Instant::now() + Duration::from_secs(10),
+            timeout_ms: 10_000,
+            max_rows: 1000,
+            row_format: RowFormat::Objects,
+            byte_budget: 1 << 20,
+        }
+    }
+}
+
 impl ExecError {
+    /// An `EXECUTION_ERROR` outside a batch.
+    pub(crate) fn execution(
+        message: &str,
+        constraint: Option<Constraint>,
+        transient: bool,
+    ) -> Self {
+        Self::Execution {
+            message: message.to_owned(),
+            constraint,
+            transient,
+            batch_index: None,
+        }
+    }
+
     /// Names the failing entry of a `batch` of `batch_len` parameter lists.
     pub(crate) fn in_batch(self, index: usize, batch_len: usize) -> Self {
         match self {

@@ -62,11 +62,9 @@ impl ClaimedWrite {
         let (done, finished) = oneshot::channel();
         let sent = self.steps.send(Step::Finish(reply, done)).await;
         match (sent, record) {
-            (Ok(()), _) => {
-                finished
-                    .await
-                    .unwrap_or_else(|_| if record { Err(lost()) } else { Ok(()) })
-            }
+            (Ok(()), _) => finished
+                .await
+                .unwrap_or_else(|_| if record { Err(lost()) } else { Ok(()) }),
             // The transaction is gone (the statement was abandoned): nothing was applied,
             // which is right when nothing was to be recorded.
             (Err(_), false) => Ok(()),

@@ -11,7 +11,7 @@ use crate::engine::{Constraint, Denial, ExecError};
 pub(super) fn map(err: &tokio_postgres::Error, timeout_ms: u32, prefix: &str) -> ExecError {
     let Some(db) = err.as_db_error() else {
         if err.is_closed() {
-            return execution("the database connection was lost; try again", None, true);
+            return ExecError::execution("the database connection was lost; try again", None, true);
         }
         return ExecError::Internal(err.to_string());
     };
@@ -35,20 +35,22 @@ fn map_db(db: &DbError, timeout_ms: u32, prefix: &str) -> ExecError {
     match code {
         c if *c == SqlState::QUERY_CANCELED => ExecError::Timeout { timeout_ms },
         c if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::EXCLUSION_VIOLATION => {
-            execution(message, Some(Constraint::Unique), false)
+            ExecError::execution(message, Some(Constraint::Unique), false)
         }
         c if *c == SqlState::FOREIGN_KEY_VIOLATION => {
-            execution(message, Some(Constraint::ForeignKey), false)
+            ExecError::execution(message, Some(Constraint::ForeignKey), false)
         }
         c if *c == SqlState::NOT_NULL_VIOLATION => {
-            execution(message, Some(Constraint::NotNull), false)
+            ExecError::execution(message, Some(Constraint::NotNull), false)
         }
-        c if *c == SqlState::CHECK_VIOLATION => execution(message, Some(Constraint::Check), false),
+        c if *c == SqlState::CHECK_VIOLATION => {
+            ExecError::execution(message, Some(Constraint::Check), false)
+        }
         c if *c == SqlState::T_R_SERIALIZATION_FAILURE
             || *c == SqlState::T_R_DEADLOCK_DETECTED
             || *c == SqlState::LOCK_NOT_AVAILABLE =>
         {
-            execution(message, None, true)
+            ExecError::execution(message, None, true)
         }
         c if *c == SqlState::READ_ONLY_SQL_TRANSACTION => ExecError::PermissionDenied,
         c if *c == SqlState::INSUFFICIENT_PRIVILEGE => denied(message, prefix),
@@ -58,7 +60,7 @@ fn map_db(db: &DbError, timeout_ms: u32, prefix: &str) -> ExecError {
         },
         c if *c == SqlState::FEATURE_NOT_SUPPORTED && message.contains("cached plan") => {
             // Another replica changed the schema under a cached statement.
-            execution(
+            ExecError::execution(
                 "the table changed while the statement was cached; try again",
                 None,
                 true,
@@ -66,7 +68,7 @@ fn map_db(db: &DbError, timeout_ms: u32, prefix: &str) -> ExecError {
         }
         c => match c.code().get(..2) {
             // Connection trouble, shutdown, resources: nothing wrong with the request.
-            Some("08" | "53" | "57") => execution(
+            Some("08" | "53" | "57") => ExecError::execution(
                 "the database is unavailable right now; try again",
                 None,
                 true,
@@ -75,7 +77,7 @@ fn map_db(db: &DbError, timeout_ms: u32, prefix: &str) -> ExecError {
             Some("58" | "XX" | "F0" | "P0") => {
                 ExecError::Internal(format!("{}: {message}", c.code()))
             }
-            _ => execution(message, None, false),
+            _ => ExecError::execution(message, None, false),
         },
     }
 }
@@ -108,15 +110,6 @@ fn placeholder_in(message: &str) -> Option<usize> {
     let (_, rest) = message.split_once('$')?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
-}
-
-fn execution(message: &str, constraint: Option<Constraint>, transient: bool) -> ExecError {
-    ExecError::Execution {
-        message: message.to_owned(),
-        constraint,
-        transient,
-        batch_index: None,
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sql_core::value::SqlValue;
-use sql_core::wire::{RowFormat, TruncatedReason};
+use sql_core::wire::TruncatedReason;
 use sql_core::{Plugin, Policy};
 use sql_test_harness::TestDatabase;
 
@@ -66,22 +66,7 @@ async fn fixture() -> Fixture {
 }
 
 fn job(sql: &str, params: Vec<SqlValue>) -> Job {
-    let upper = sql.trim_start().to_ascii_uppercase();
-    let writes = !["SELECT", "WITH", "VALUES"]
-        .iter()
-        .any(|k| upper.starts_with(k));
-    Job {
-        plugin: Plugin::new("analytics-db").unwrap(),
-        sql: sql.to_owned(),
-        writes,
-        executions: vec![params],
-        allow_write: writes,
-        deadline: Instant::now() + Duration::from_secs(10),
-        timeout_ms: 10_000,
-        max_rows: 1000,
-        row_format: RowFormat::Objects,
-        byte_budget: 1 << 20,
-    }
+    Job::for_test(sql, params)
 }
 
 fn rows_json(outcome: crate::engine::Outcome) -> serde_json::Value {

@@ -13,7 +13,7 @@ pub(crate) fn map(err: &rusqlite::Error, timeout_ms: u32) -> ExecError {
         // not) name only what the plugin wrote.
         return match error.code {
             Sqlite::OperationInterrupted => ExecError::Timeout { timeout_ms },
-            _ => execution(msg, None, false),
+            _ => ExecError::execution(msg, None, false),
         };
     }
     let rusqlite::Error::SqliteFailure(failure, message) = err else {
@@ -29,33 +29,28 @@ pub(crate) fn map(err: &rusqlite::Error, timeout_ms: u32) -> ExecError {
     match failure.code {
         Sqlite::OperationInterrupted => ExecError::Timeout { timeout_ms },
         Sqlite::DatabaseBusy | Sqlite::DatabaseLocked => {
-            execution("the database is busy; try again", None, true)
+            ExecError::execution("the database is busy; try again", None, true)
         }
-        Sqlite::ConstraintViolation => execution(&text, constraint(failure.extended_code), false),
-        Sqlite::ReadOnly => execution(
+        Sqlite::ConstraintViolation => {
+            ExecError::execution(&text, constraint(failure.extended_code), false)
+        }
+        Sqlite::ReadOnly => ExecError::execution(
             "the statement tried to write on a read-only connection",
             None,
             false,
         ),
-        Sqlite::TooBig => execution("a string or blob exceeds the size limit", None, false),
-        Sqlite::OutOfMemory => execution("the database ran out of memory", None, true),
+        Sqlite::TooBig => {
+            ExecError::execution("a string or blob exceeds the size limit", None, false)
+        }
+        Sqlite::OutOfMemory => ExecError::execution("the database ran out of memory", None, true),
         // Statement-level problems (no such column, datatype mismatch, ...) name only
         // what the plugin wrote, and help it fix the statement.
         Sqlite::Unknown
         | Sqlite::TypeMismatch
         | Sqlite::ParameterOutOfRange
-        | Sqlite::SchemaChanged => execution(&text, None, false),
+        | Sqlite::SchemaChanged => ExecError::execution(&text, None, false),
         // I/O, corruption, permissions, file paths: nothing a plugin should read.
         _ => ExecError::Internal(text),
-    }
-}
-
-fn execution(message: &str, constraint: Option<Constraint>, transient: bool) -> ExecError {
-    ExecError::Execution {
-        message: message.to_owned(),
-        constraint,
-        transient,
-        batch_index: None,
     }
 }
 

@@ -58,21 +58,7 @@ fn fixture() -> Fixture {
 }
 
 fn job(sql: &str, params: Vec<SqlValue>) -> Job {
-    let writes = !sql.trim_start().to_ascii_uppercase().starts_with("SELECT")
-        && !sql.trim_start().to_ascii_uppercase().starts_with("WITH")
-        && !sql.trim_start().to_ascii_uppercase().starts_with("VALUES");
-    Job {
-        plugin: Plugin::new("analytics-db").unwrap(),
-        sql: sql.to_owned(),
-        writes,
-        executions: vec![params],
-        allow_write: writes,
-        deadline: Instant::now() + Duration::from_secs(10),
-        timeout_ms: 10_000,
-        max_rows: 1000,
-        row_format: RowFormat::Objects,
-        byte_budget: 1 << 20,
-    }
+    Job::for_test(sql, params)
 }
 
 async fn run(f: &Fixture, job: Job) -> Result<Outcome, ExecError> {
