@@ -194,3 +194,33 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unreachable_postgres_server_stops_the_start_without_echoing_secrets() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let output = Command::new(BIN)
+        .args(["--database", "postgres://handler:hunter2@127.0.0.1:1/app"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("127.0.0.1:1/app")
+            && stderr.contains("refused")
+            && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+    let output = Command::new(BIN)
+        .args([
+            "--database",
+            "postgres://handler:hunter2@127.0.0.1:notaport/app",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("postgres://") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+}

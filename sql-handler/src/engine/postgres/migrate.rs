@@ -270,6 +270,10 @@ fn check_statements(migration: &Migration) -> Result<(), MigrationError> {
 pub(super) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        // tokio-postgres keeps the cause (refused, timed out, bad password) in the source.
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
