@@ -41,6 +41,11 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "SQL_HANDLER_IDEMPOTENCY_RETENTION_SECS",
         "--metrics-addr",
         "SQL_HANDLER_METRICS_ADDR",
+        "postgres://",
+        "--postgres-pool-size",
+        "SQL_HANDLER_POSTGRES_POOL_SIZE",
+        "--nats-user",
+        "--nats-inbox-prefix",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
