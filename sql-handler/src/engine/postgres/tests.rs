@@ -510,3 +510,59 @@ async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
         Err(ExecError::Denied(Denial::ForeignTable(_), _))
     ));
 }
+
+/// Lock conflicts are reported as transient, so that the client may retry them.
+#[tokio::test]
+async fn lock_timeouts_and_deadlocks_are_transient() {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    let engine = open(&db, dir.path(), 2).await.unwrap();
+    let (mut other, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+
+    // Another transaction holds row 2.
+    let tx = other.transaction().await.unwrap();
+    tx.batch_execute(
+        "SET LOCAL deadlock_timeout = '30s'; SELECT 1 FROM analytics_db__events WHERE id = 2 FOR UPDATE",
+    )
+    .await
+    .unwrap();
+    let mut nowait = job(
+        "SELECT id FROM analytics_db__events WHERE id = 2 FOR UPDATE NOWAIT",
+        vec![],
+    );
+    nowait.writes = true;
+    nowait.allow_write = true;
+    match engine.execute(nowait).await {
+        Err(ExecError::Execution {
+            transient: true, ..
+        }) => {}
+        other => panic!("lock not available: {other:?}"),
+    }
+
+    // The request locks row 1 and waits for row 2; the other transaction then waits for
+    // row 1. The request's side detects the deadlock first (1 s against 30 s).
+    let update = engine.execute(job(
+        "UPDATE analytics_db__events SET n = n + 1 WHERE id IN (1, 2)",
+        vec![],
+    ));
+    let other_side = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.batch_execute("UPDATE analytics_db__events SET n = n WHERE id = 1")
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+    };
+    let (result, ()) = tokio::join!(update, other_side);
+    match result {
+        Err(ExecError::Execution {
+            transient: true,
+            message,
+            ..
+        }) => assert!(message.contains("deadlock"), "{message}"),
+        other => panic!("deadlock: {other:?}"),
+    }
+}
