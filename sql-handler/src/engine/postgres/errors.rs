@@ -58,8 +58,9 @@ fn map_db(db: &DbError, timeout_ms: u32, prefix: &str) -> ExecError {
             index: placeholder_in(message).unwrap_or(0),
             reason: format!("{message}; add a cast, for example $1::text"),
         },
-        c if *c == SqlState::FEATURE_NOT_SUPPORTED && message.contains("cached plan") => {
-            // Another replica changed the schema under a cached statement.
+        c if is_stale(c, message) => {
+            // A migration changed the table under a cached statement; it is prepared
+            // afresh on the next attempt.
             ExecError::execution(
                 "the table changed while the statement was cached; try again",
                 None,
@@ -80,6 +81,16 @@ fn map_db(db: &DbError, timeout_ms: u32, prefix: &str) -> ExecError {
             _ => ExecError::execution(message, None, false),
         },
     }
+}
+
+/// Whether a cached prepared statement went stale because its table changed.
+pub(super) fn is_stale_plan(err: &tokio_postgres::Error) -> bool {
+    err.as_db_error()
+        .is_some_and(|db| is_stale(db.code(), db.message()))
+}
+
+fn is_stale(code: &SqlState, message: &str) -> bool {
+    *code == SqlState::FEATURE_NOT_SUPPORTED && message.contains("cached plan")
 }
 
 /// The engine-level refusal of something the policy let through.

@@ -88,7 +88,13 @@ pub(super) async fn statement(
     job: &Job,
 ) -> Result<(RowSink, u64), ExecError> {
     let prefix = job.plugin.table_prefix();
-    let map = |e: tokio_postgres::Error| errors::map(&e, job.timeout_ms, prefix);
+    let map = |e: tokio_postgres::Error| {
+        if errors::is_stale_plan(&e) {
+            // The table changed under the cached statement: prepare it afresh next time.
+            tx.statement_cache.remove(&job.sql, &[]);
+        }
+        errors::map(&e, job.timeout_ms, prefix)
+    };
     let statement = tx.prepare_cached(&job.sql).await.map_err(map)?;
     let expected = job.executions.first().map_or(0, Vec::len);
     if statement.params().len() != expected {

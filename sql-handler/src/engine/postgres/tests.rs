@@ -32,7 +32,7 @@ INSERT INTO quote_db__quotes VALUES (1, 'secret');
 ";
 
 struct Fixture {
-    _db: TestDatabase,
+    db: TestDatabase,
     _dir: tempfile::TempDir,
     engine: PgEngine,
 }
@@ -55,7 +55,7 @@ async fn fixture_with_pool(pool: usize) -> Fixture {
     write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
     let engine = open(&db, dir.path(), pool).await.unwrap();
     Fixture {
-        _db: db,
+        db,
         _dir: dir,
         engine,
     }
@@ -565,4 +565,40 @@ async fn lock_timeouts_and_deadlocks_are_transient() {
         }) => assert!(message.contains("deadlock"), "{message}"),
         other => panic!("deadlock: {other:?}"),
     }
+}
+
+/// A table changed by a migration of another replica under a cached statement: the first
+/// attempt is transient, the retry prepares the statement afresh.
+#[tokio::test]
+async fn a_statement_cached_before_a_schema_change_recovers_on_retry() {
+    let f = fixture_with_pool(2).await;
+    let sql = "SELECT * FROM analytics_db__tags";
+    for _ in 0..2 {
+        // Both pooled connections cache it.
+        let (a, b) = tokio::join!(rows(&f, sql, vec![]), rows(&f, sql, vec![]));
+        assert_eq!(a, b);
+    }
+    let (admin, connection) = tokio_postgres::connect(f.db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute("ALTER TABLE analytics_db__tags ADD COLUMN note TEXT")
+        .await
+        .unwrap();
+    let mut recovered = false;
+    for _ in 0..4 {
+        match f.engine.execute(job(sql, vec![])).await {
+            Ok(outcome) => {
+                let (_, columns, _) = outcome.rows.into_parts();
+                assert!(columns.contains(&"note".to_owned()), "{columns:?}");
+                recovered = true;
+            }
+            Err(ExecError::Execution {
+                transient: true, ..
+            }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(recovered, "the statement was prepared again");
 }
