@@ -41,6 +41,7 @@ mod pipeline;
 mod rate_limit;
 mod rows;
 mod service;
+mod verdicts;
 
 pub use config::{
     Config, DatabaseUrl, DatabaseUrlError, LogFormat, PluginRateLimit, PluginRateLimitError,

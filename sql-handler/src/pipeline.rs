@@ -18,6 +18,7 @@ use crate::failure::Failure;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::metrics::{Metrics, RequestFacts};
 use crate::rate_limit::PluginLimiter;
+use crate::verdicts::Verdicts;
 
 /// Room kept in every reply for the envelope around the rows and for NATS headers.
 const REPLY_RESERVE_BYTES: usize = 4096;
@@ -30,6 +31,7 @@ pub(crate) struct Pipeline {
     pub(crate) max_payload: usize,
     pub(crate) limiter: PluginLimiter,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) verdicts: Verdicts,
 }
 
 /// One request as it arrived.
@@ -149,10 +151,12 @@ impl Pipeline {
             .check(&plugin, Instant::now())
             .map_err(Failure::RateLimited)?;
 
-        let verdict = self
-            .engine
-            .policy()
-            .check(&request.query, &plugin, self.engine.dialect())?;
+        let verdict = self.verdicts.check(
+            self.engine.policy(),
+            &request.query,
+            &plugin,
+            self.engine.dialect(),
+        )?;
         progress.verdict = Some(verdict.clone());
         match key {
             // Reads ignore the key: running them again changes nothing.

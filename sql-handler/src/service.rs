@@ -22,6 +22,7 @@ use crate::metrics::{Metrics, MetricsServer};
 use crate::migrations::{self, MigrationError};
 use crate::pipeline::{Incoming, Pipeline};
 use crate::rate_limit::PluginLimiter;
+use crate::verdicts::Verdicts;
 
 /// How long shutdown waits for the subscription to hand over its buffered requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -173,6 +174,7 @@ impl Handler {
             subscriber,
             pipeline: Arc::new(Pipeline {
                 engine,
+                verdicts: Verdicts::default(),
                 subject_prefix: config.subject_prefix().to_owned(),
                 max_payload,
                 limiter: PluginLimiter::new(

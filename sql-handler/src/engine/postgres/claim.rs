@@ -156,11 +156,7 @@ async fn serve(
             let savepoint = tx.savepoint(SAVEPOINT).await.map_err(map)?;
             let settings = request_settings(&role, &job)?;
             let started = Instant::now();
-            let result = async {
-                savepoint.batch_execute(&settings).await.map_err(map)?;
-                statement(&savepoint, &job).await
-            }
-            .await;
+            let result = statement(&savepoint, &job, &settings).await;
             let execution_time = started.elapsed();
             match result {
                 Ok((rows, row_count)) => {

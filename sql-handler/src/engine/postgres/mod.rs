@@ -138,9 +138,14 @@ impl PgEngine {
                     .await
                     .map_err(map)?;
                 let started = Instant::now();
-                tx.batch_execute(&settings).await.map_err(map)?;
-                let (rows, row_count) = statement(&tx, &job).await?;
-                tx.commit().await.map_err(map)?;
+                let (rows, row_count) = statement(&tx, &job, &settings).await?;
+                if read_only {
+                    // Nothing to keep: dropping the transaction queues its ROLLBACK ahead
+                    // of the connection's next use, without waiting for it.
+                    drop(tx);
+                } else {
+                    tx.commit().await.map_err(map)?;
+                }
                 Ok(Outcome {
                     rows,
                     row_count,

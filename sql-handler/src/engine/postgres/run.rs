@@ -82,10 +82,16 @@ pub(super) fn request_settings(role: &str, job: &Job) -> Result<String, ExecErro
     ))
 }
 
-/// Runs the job's statement (once per parameter list) in the open transaction `tx`.
+/// Runs the job's statement (once per parameter list) in the open transaction `tx`,
+/// after `settings` (see [`request_settings`]).
+///
+/// The settings are pipelined with the first Bind: PostgreSQL handles the messages in
+/// order, so the portal starts (and its permissions are checked) under the plugin's role,
+/// and the request saves a round trip.
 pub(super) async fn statement(
     tx: &deadpool_postgres::Transaction<'_>,
     job: &Job,
+    settings: &str,
 ) -> Result<(RowSink, u64), ExecError> {
     let prefix = job.plugin.table_prefix();
     let map = |e: tokio_postgres::Error| {
@@ -127,10 +133,16 @@ pub(super) async fn statement(
     for (index, params) in job.executions.iter().enumerate() {
         let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
         values::check_params(statement.params(), params).map_err(in_batch)?;
-        let portal = tx
-            .bind_raw(&statement, params.iter().map(values::Param))
-            .await
-            .map_err(|e| in_batch(map(e)))?;
+        let bind = tx.bind_raw(&statement, params.iter().map(values::Param));
+        let portal = if index == 0 {
+            let (set, bound) = tokio::join!(tx.batch_execute(settings), bind);
+            // A failed setting fails the Bind behind it too; it is the cause to report.
+            set.map_err(map)?;
+            bound
+        } else {
+            bind.await
+        }
+        .map_err(|e| in_batch(map(e)))?;
         let rows = tx
             .query_portal_raw(&portal, limit)
             .await
