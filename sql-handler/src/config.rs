@@ -1,4 +1,5 @@
-//! Configuration from flags and environment variables.
+//! Configuration from flags, environment variables and an optional TOML file
+//! (`crate::config_file`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,12 +7,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+
+pub use crate::config_file::ConfigError;
 use sql_core::Plugin;
 use sql_core::wire::{DEFAULT_QUEUE_GROUP, DEFAULT_SUBJECT_PREFIX};
 
 /// `sql-handler`: executes plugins' policy-checked SQL received over NATS.
 ///
-/// Every flag can also be set by the environment variable named in its help.
+/// Every flag can also be set by the environment variable named in its help, or in the
+/// TOML file of `--config` (keys are the flags' names); a flag wins over its variable,
+/// which wins over the file.
 ///
 /// # Examples
 ///
@@ -26,6 +31,11 @@ use sql_core::wire::{DEFAULT_QUEUE_GROUP, DEFAULT_SUBJECT_PREFIX};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sql-handler", version, about, long_about = None)]
 pub struct Config {
+    /// A TOML file of settings, keyed by the flags' names (`nats-url = "..."`, lists for
+    /// repeated flags); flags and environment variables win over it.
+    #[arg(long, env = "SQL_HANDLER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// NATS server URL; several, comma-separated, for a cluster (the handler fails over
     /// between them).
     #[arg(
@@ -134,6 +144,51 @@ pub struct Config {
 }
 
 impl Config {
+    /// The configuration of this process: its command line, its environment and the file
+    /// of `--config` or `SQL_HANDLER_CONFIG`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Args`] for invalid flags or values (and `--help`, `--version`, which
+    /// `clap::Error::exit` prints); the other variants for a file that cannot be read or
+    /// names an unknown setting.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(std::env::args_os())
+    }
+
+    /// As [`Config::load`], with these arguments (the program name first).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::load`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_handler::Config;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let file = dir.path().join("sql-handler.toml");
+    /// std::fs::write(&file, "max-concurrency = 16\nsqlite-readers = 2\n")?;
+    /// let config = Config::load_from([
+    ///     "sql-handler".as_ref(),
+    ///     "--config".as_ref(),
+    ///     file.as_os_str(),
+    ///     "--max-concurrency".as_ref(),
+    ///     "8".as_ref(),
+    /// ])?;
+    /// assert_eq!(config.max_concurrency(), 8); // the flag wins
+    /// assert_eq!(config.sqlite_readers(), 2); // from the file
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_from<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        crate::config_file::load(args.into_iter().map(Into::into).collect())
+    }
+
     /// The NATS server URL as configured (comma-separated when there are several).
     #[must_use]
     pub fn nats_url(&self) -> &str {

@@ -31,6 +31,7 @@
 
 mod audit;
 mod config;
+mod config_file;
 mod engine;
 mod failure;
 mod idempotency;
@@ -44,7 +45,8 @@ mod service;
 mod verdicts;
 
 pub use config::{
-    Config, DatabaseUrl, DatabaseUrlError, LogFormat, PluginRateLimit, PluginRateLimitError,
+    Config, ConfigError, DatabaseUrl, DatabaseUrlError, LogFormat, PluginRateLimit,
+    PluginRateLimitError,
 };
 pub use engine::OpenError;
 pub use migrations::MigrationError;

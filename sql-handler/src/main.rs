@@ -1,12 +1,16 @@
-//! The `sql-handler` binary: parse the configuration, set up logs, serve until SIGINT or
-//! SIGTERM, then finish the requests in flight and exit.
+//! The `sql-handler` binary: load the configuration (flags, environment, file), set up
+//! logs, serve until SIGINT or SIGTERM, then finish the requests in flight and exit.
 
-use clap::Parser;
-use sql_handler::{Config, Handler};
+use sql_handler::{Config, ConfigError, Handler};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        // clap prints help, version and usage errors itself, with its exit codes.
+        Err(ConfigError::Args(e)) => e.exit(),
+        Err(e) => return Err(e.into()),
+    };
     sql_handler::logging::init(config.log_format());
     let handler = Handler::start(&config).await?;
     handler.serve(shutdown_signal()).await;

@@ -46,6 +46,8 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "SQL_HANDLER_POSTGRES_POOL_SIZE",
         "--nats-user",
         "--nats-inbox-prefix",
+        "--config",
+        "SQL_HANDLER_CONFIG",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -228,4 +230,48 @@ fn an_unreachable_postgres_server_stops_the_start_without_echoing_secrets() {
         stderr.contains("postgres://") && !stderr.contains("hunter2"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_configuration_file_is_read_and_the_environment_wins_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sql-handler.toml");
+    write(
+        &file,
+        "database = \"mysql://root:hunter2@db/x\"\nmax-concurrency = 8\n",
+    );
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(&file)
+        .env_remove("SQL_HANDLER_DATABASE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("mysql") && !stderr.contains("hunter2"),
+        "the file's database is used: {stderr}"
+    );
+
+    let output = Command::new(BIN)
+        .env("SQL_HANDLER_CONFIG", &file)
+        .env("SQL_HANDLER_DATABASE", "postgres://u:pw@127.0.0.1:1/app")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("127.0.0.1:1/app") && !stderr.contains("mysql"),
+        "the environment wins over the file: {stderr}"
+    );
+
+    write(&file, "max-concurency = 8\n");
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'max-concurency'"), "{stderr}");
 }
