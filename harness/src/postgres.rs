@@ -27,6 +27,28 @@ impl PgCluster {
     /// message includes the server's log.
     #[must_use]
     pub fn start() -> Self {
+        Self::start_inner(false)
+    }
+
+    /// Creates and starts a cluster that also accepts TLS, with a server certificate for
+    /// `127.0.0.1` and `localhost` signed by a throw-away CA ([`PgCluster::ca_file`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`PgCluster::start`], and when `openssl` cannot make the certificates.
+    #[must_use]
+    pub fn start_with_tls() -> Self {
+        Self::start_inner(true)
+    }
+
+    /// The CA certificate (PEM) of a cluster started with [`PgCluster::start_with_tls`].
+    #[must_use]
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        let path = self.dir.path().join("ca.crt");
+        path.exists().then_some(path)
+    }
+
+    fn start_inner(tls: bool) -> Self {
         let bindir = bindir();
         let dir = tempfile::Builder::new()
             .prefix("sql-client-pg-")
@@ -56,13 +78,22 @@ impl PgCluster {
             ],
             "initdb",
         );
+        if tls {
+            make_certificates(dir.path());
+        }
         // A port can be taken between choosing and binding it: try a few.
         for _ in 0..5 {
             let port = free_port();
-            let options = format!(
+            let mut options = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
                 dir.path().display()
             );
+            if tls {
+                options.push_str(&format!(
+                    " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                    dir.path().display()
+                ));
+            }
             let log = dir.path().join("postgres.log");
             let started = try_run(
                 &bindir.join("pg_ctl"),
@@ -131,6 +162,88 @@ impl Drop for PgCluster {
                 "stop".as_ref(),
             ],
         );
+    }
+}
+
+/// A CA, and a server certificate it signed for 127.0.0.1 and localhost, in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run openssl ({e}); install it (apt-get install -y openssl)")
+            });
+        if !output.status.success() {
+            panic!(
+                "openssl {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sql-client test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap_or_else(|e| panic!("cannot write the certificate extensions: {e}"));
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    // PostgreSQL refuses a key that others can read, and must own it.
+    let key = dir.join("server.key");
+    let chmod = Command::new("chmod").arg("600").arg(&key).status();
+    if !chmod.is_ok_and(|s| s.success()) {
+        panic!("cannot restrict {}", key.display());
+    }
+    if is_root() {
+        hand_to_postgres(&key);
+        hand_to_postgres(&dir.join("server.crt"));
     }
 }
 

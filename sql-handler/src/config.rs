@@ -109,6 +109,11 @@ pub struct Config {
     #[arg(long, env = "SQL_HANDLER_POSTGRES_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=1000))]
     postgres_pool_size: u32,
 
+    /// CA certificates (PEM) that PostgreSQL's server certificate must chain to when the
+    /// URL says `sslmode=require`; without it, the system's roots.
+    #[arg(long, env = "SQL_HANDLER_POSTGRES_CA_FILE", value_name = "FILE")]
+    postgres_ca_file: Option<PathBuf>,
+
     /// Extra functions to allow beyond the built-in allowlist (repeat or comma-separate).
     #[arg(
         long = "allow-function",
@@ -275,6 +280,12 @@ impl Config {
     #[must_use]
     pub fn postgres_pool_size(&self) -> usize {
         self.postgres_pool_size as usize
+    }
+
+    /// The CA certificates for TLS to PostgreSQL, when configured.
+    #[must_use]
+    pub fn postgres_ca_file(&self) -> Option<&std::path::Path> {
+        self.postgres_ca_file.as_deref()
     }
 
     /// Functions added to the allowlist.

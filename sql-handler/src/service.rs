@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
-use crate::engine::postgres::PgEngine;
+use crate::engine::postgres::{PgEngine, PgOptions};
 use crate::engine::sqlite::SqliteEngine;
 use crate::engine::{Engine, OpenError};
 use crate::failure::Failure;
@@ -132,9 +132,17 @@ impl Handler {
                 Engine::Sqlite(opened)
             }
             DatabaseUrl::Postgres(url) => Engine::Postgres(
-                PgEngine::open(&url, config.postgres_pool_size(), policy, &migrations)
-                    .await?
-                    .with_idempotency_retention(config.idempotency_retention()),
+                PgEngine::open(
+                    &url,
+                    PgOptions {
+                        connections: config.postgres_pool_size(),
+                        ca_file: config.postgres_ca_file(),
+                    },
+                    policy,
+                    &migrations,
+                )
+                .await?
+                .with_idempotency_retention(config.idempotency_retention()),
             ),
         };
         let metrics = Arc::new(Metrics::new());

@@ -48,6 +48,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "--nats-inbox-prefix",
         "--config",
         "SQL_HANDLER_CONFIG",
+        "--postgres-ca-file",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::errors;
 use super::run::{Bounded, bounded, request_settings, statement};
+use super::tls::Tls;
 use crate::engine::purge::unix_now;
 use crate::engine::{Claim, Claimed, ExecError, Job, Outcome, Recorded, WriteSession};
 
@@ -78,32 +79,47 @@ pub(super) async fn claim(
     conn: deadpool_postgres::Object,
     claim: Claim,
     role: String,
+    tls: Tls,
     retention: Duration,
     purge: bool,
 ) -> Result<Claimed, ExecError> {
     let (claimed, result) = oneshot::channel();
     let (steps, inbox) = mpsc::channel(1);
-    tokio::spawn(serve(
-        conn, claim, role, retention, purge, claimed, steps, inbox,
-    ));
+    let task = Task {
+        claim,
+        role,
+        tls,
+        retention,
+        purge,
+    };
+    tokio::spawn(serve(conn, task, claimed, steps, inbox));
     result.await.map_err(|_| lost())?
 }
 
-/// The task owning the transaction.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the task's whole state, passed once"
-)]
-async fn serve(
-    mut conn: deadpool_postgres::Object,
+/// What the claim's task works with.
+struct Task {
     claim: Claim,
     role: String,
+    tls: Tls,
     retention: Duration,
     purge: bool,
+}
+
+/// The task owning the transaction.
+async fn serve(
+    mut conn: deadpool_postgres::Object,
+    task: Task,
     claimed: oneshot::Sender<Result<Claimed, ExecError>>,
     steps: mpsc::Sender<Step>,
     mut inbox: mpsc::Receiver<Step>,
 ) {
+    let Task {
+        claim,
+        role,
+        tls,
+        retention,
+        purge,
+    } = task;
     let cancel = conn.cancel_token();
     let prefix = claim.plugin.table_prefix().to_owned();
     let timeout_ms = claim.timeout_ms;
@@ -118,7 +134,7 @@ async fn serve(
     let looked_up = bounded(
         lookup(&tx, &claim, retention, purge),
         claim.deadline,
-        &cancel,
+        (&cancel, &tls),
         timeout_ms,
     )
     .await;
@@ -173,7 +189,7 @@ async fn serve(
                 }
             }
         };
-        bounded(work, deadline, &cancel, job_timeout).await
+        bounded(work, deadline, (&cancel, &tls), job_timeout).await
     };
     let result = match ran {
         Bounded::Finished(result) => result,

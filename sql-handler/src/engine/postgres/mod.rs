@@ -8,6 +8,7 @@ mod errors;
 mod migrate;
 mod roles;
 mod run;
+mod tls;
 mod values;
 
 #[cfg(test)]
@@ -18,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use sql_core::Policy;
-use tokio_postgres::NoTls;
 
 pub(crate) use claim::ClaimedWrite;
 
 use self::roles::Roles;
 use self::run::{Bounded, bounded, request_settings, statement};
+use self::tls::Tls;
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::PluginSlots;
 use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
@@ -35,10 +36,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// few distinct statements, but nothing stops one from sending many.
 const STATEMENT_CACHE_LIMIT: usize = 512;
 
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PgOptions<'a> {
+    /// Connections in the pool.
+    pub(crate) connections: usize,
+    /// CA certificates (PEM) to verify the server with under `sslmode=require`.
+    pub(crate) ca_file: Option<&'a std::path::Path>,
+}
+
 /// The PostgreSQL engine.
 #[derive(Debug)]
 pub(crate) struct PgEngine {
     pool: Pool,
+    tls: Tls,
     policy: Arc<Policy>,
     roles: Roles,
     slots: PluginSlots,
@@ -51,7 +62,7 @@ impl PgEngine {
     /// plugins' roles, and applies `migrations`.
     pub(crate) async fn open(
         url: &str,
-        connections: usize,
+        options: PgOptions<'_>,
         policy: Arc<Policy>,
         migrations: &[Migration],
     ) -> Result<Self, OpenError> {
@@ -61,16 +72,23 @@ impl PgEngine {
             message: "not a valid postgres:// URL".to_owned(),
         })?;
         let target = describe_target(&config);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // A connection goes back to the pool only after its transaction ended
-                // (see `run::bounded`), so a liveness check is enough.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let connections = connections.max(2);
+        let tls =
+            Tls::for_config(&config, options.ca_file).map_err(|message| OpenError::Postgres {
+                target: target.clone(),
+                message,
+            })?;
+        // A connection goes back to the pool only after its transaction ended (see
+        // `run::bounded`), so a liveness check is enough.
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &tls {
+            Tls::Off => Manager::from_config(config, tokio_postgres::NoTls, manager_config),
+            Tls::Rustls(connector) => {
+                Manager::from_config(config, connector.clone(), manager_config)
+            }
+        };
+        let connections = options.connections.max(2);
         let pool = Pool::builder(manager)
             .max_size(connections)
             .runtime(Runtime::Tokio1)
@@ -96,6 +114,7 @@ impl PgEngine {
         }
         Ok(Self {
             pool,
+            tls,
             policy,
             roles,
             slots: PluginSlots::new(connections),
@@ -152,7 +171,7 @@ impl PgEngine {
                     execution_time: started.elapsed(),
                 })
             };
-            bounded(work, job.deadline, &cancel, timeout_ms).await
+            bounded(work, job.deadline, (&cancel, &self.tls), timeout_ms).await
         };
         match ran {
             Bounded::Finished(result) => result,
@@ -173,7 +192,7 @@ impl PgEngine {
             .await
             .map_err(|e| errors::map(&e, timeout_ms, claim.plugin.table_prefix()))?;
         let purge = self.purge.due(Instant::now());
-        claim::claim(conn, claim, role, self.retention, purge).await
+        claim::claim(conn, claim, role, self.tls.clone(), self.retention, purge).await
     }
 
     /// A pooled connection, waiting at most until `deadline`.

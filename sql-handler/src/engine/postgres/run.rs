@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use futures::{TryStreamExt, pin_mut};
 use sql_core::wire::RowFormat;
-use tokio_postgres::{CancelToken, NoTls};
+use tokio_postgres::CancelToken;
 
 use super::roles::quoted;
+use super::tls::Tls;
 use super::{errors, values};
 use crate::engine::{ExecError, Job};
 use crate::rows::{Flow, RowSink};
@@ -38,7 +39,7 @@ pub(super) enum Bounded<T> {
 pub(super) async fn bounded<T>(
     work: impl Future<Output = Result<T, ExecError>>,
     deadline: Instant,
-    cancel: &CancelToken,
+    cancel: (&CancelToken, &Tls),
     timeout_ms: u32,
 ) -> Bounded<Result<T, ExecError>> {
     pin_mut!(work);
@@ -47,11 +48,11 @@ pub(super) async fn bounded<T>(
         result = &mut work => return Bounded::Finished(result),
         () = tokio::time::sleep_until(deadline.into()) => {}
     }
-    if tokio::time::timeout(CANCEL_WAIT, cancel.cancel_query(NoTls))
-        .await
-        .is_err()
-    {
-        tracing::warn!("the cancel request did not complete in time");
+    let (token, tls) = cancel;
+    match tokio::time::timeout(CANCEL_WAIT, tls.cancel(token)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "the cancel request failed"),
+        Err(_) => tracing::warn!("the cancel request did not complete in time"),
     }
     match tokio::time::timeout(CANCEL_WAIT, &mut work).await {
         // It finished just as the deadline passed: the result stands.

@@ -43,9 +43,16 @@ fn write_migration(root: &Path, plugin: &str, file: &str, sql: &str) {
     fs::write(dir.join(file), sql).unwrap();
 }
 
+fn options(connections: usize) -> super::PgOptions<'static> {
+    super::PgOptions {
+        connections,
+        ca_file: None,
+    }
+}
+
 async fn open(db: &TestDatabase, root: &Path, pool: usize) -> Result<PgEngine, OpenError> {
     let found = migrations::discover(&root.join("migrations"))?;
-    PgEngine::open(db.url(), pool, Arc::new(Policy::default()), &found).await
+    PgEngine::open(db.url(), options(pool), Arc::new(Policy::default()), &found).await
 }
 
 async fn fixture_with_pool(pool: usize) -> Fixture {
@@ -459,7 +466,7 @@ async fn the_cancel_request_alone_stops_a_statement_at_the_deadline() {
             .await
             .map_err(|e| super::errors::map(&e, 200, "analytics_db__"))
     };
-    let outcome = super::run::bounded(work, deadline, &cancel, 200).await;
+    let outcome = super::run::bounded(work, deadline, (&cancel, &super::tls::Tls::Off), 200).await;
     let late = Instant::now().saturating_duration_since(deadline);
     assert!(matches!(
         outcome,
@@ -501,7 +508,7 @@ async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
     write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
     write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
     let found = migrations::discover(&dir.path().join("migrations")).unwrap();
-    let engine = PgEngine::open(&url, 2, Arc::new(Policy::default()), &found)
+    let engine = PgEngine::open(&url, options(2), Arc::new(Policy::default()), &found)
         .await
         .unwrap();
     let outcome = engine
@@ -610,4 +617,84 @@ async fn a_statement_cached_before_a_schema_change_recovers_on_retry() {
         }
     }
     assert!(recovered, "the statement was prepared again");
+}
+
+/// `sslmode=require` connects over TLS and verifies the server against the given CA; a
+/// server the roots do not vouch for is refused at start with a clear message.
+#[tokio::test]
+async fn sslmode_require_uses_verified_tls() {
+    let cluster = sql_test_harness::PgCluster::start_with_tls();
+    let ca = cluster.ca_file().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let url = format!("{}?sslmode=require", cluster.url());
+    let options = super::PgOptions {
+        connections: 2,
+        ca_file: Some(&ca),
+    };
+    let engine = PgEngine::open(&url, options, Arc::new(Policy::default()), &found)
+        .await
+        .unwrap();
+    let outcome = engine
+        .execute(job(
+            "SELECT count(*) AS n FROM analytics_db__events",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows_json(outcome), json!([{"n": 3}]));
+
+    let (admin, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let encrypted: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE s.ssl AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted >= 1, "the handler's connections use TLS");
+
+    // The cancel request goes over TLS too: with no statement timeout, only it can stop
+    // the sleep.
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let tls = super::tls::Tls::for_config(&config, Some(&ca)).unwrap();
+    let super::tls::Tls::Rustls(connector) = tls.clone() else {
+        panic!("sslmode=require uses rustls");
+    };
+    let (client, connection) = config.connect(connector).await.unwrap();
+    tokio::spawn(connection);
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let work = async {
+        client
+            .batch_execute("SELECT pg_sleep(30)")
+            .await
+            .map_err(|e| super::errors::map(&e, 200, "analytics_db__"))
+    };
+    let cancel = client.cancel_token();
+    let outcome = super::run::bounded(work, deadline, (&cancel, &tls), 200).await;
+    assert!(matches!(
+        outcome,
+        super::run::Bounded::Finished(Err(ExecError::Timeout { .. }))
+    ));
+    assert!(Instant::now().saturating_duration_since(deadline) < Duration::from_millis(100));
+
+    // The system's roots do not know the throw-away CA.
+    let unverified = super::PgOptions {
+        connections: 2,
+        ca_file: None,
+    };
+    let err = PgEngine::open(&url, unverified, Arc::new(Policy::default()), &found)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("certificate") || message.contains("CA"),
+        "{message}"
+    );
 }
