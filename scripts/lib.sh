@@ -22,6 +22,23 @@ ensure_nats_server() {
     say "installed $(nats-server --version)"
 }
 
+# The TLS test of the PostgreSQL backend makes its certificates with openssl, which
+# PostgreSQL's Debian packages pull in; install it where it is missing.
+ensure_openssl() {
+    if command -v openssl >/dev/null 2>&1; then
+        return
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        say "openssl is missing and apt-get is not available; install openssl and retry"
+        exit 1
+    fi
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    say "openssl not found: installing it with apt-get (for the PostgreSQL TLS test's certificates)"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+}
+
 # rust-toolchain.toml pins the compiler (its messages are checked by the UI tests). Where
 # that exact toolchain is not installed and cannot be fetched, use the installed stable
 # one rather than fail; only the UI tests depend on the exact version, and they say so.

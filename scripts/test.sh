@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 use_pinned_toolchain_or_stable
 
 ensure_nats_server
+ensure_openssl
 start_test_postgres
 sqlite_log=$(mktemp)
 postgres_log=$(mktemp)
