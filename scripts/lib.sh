@@ -2,21 +2,26 @@
 
 say() { printf '==> %s\n' "$*" >&2; }
 
+# Installs Debian package $1 with apt-get, saying why ($2).
+apt_install() {
+    if ! command -v apt-get >/dev/null 2>&1; then
+        say "$2, and apt-get is not available; install $1 and retry"
+        exit 1
+    fi
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    say "$2: installing it with apt-get (Debian package $1)"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
 # Installs nats-server from Debian's packages unless it is already on PATH.
 ensure_nats_server() {
     if command -v nats-server >/dev/null 2>&1; then
         say "nats-server found: $(command -v nats-server)"
         return
     fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        say "nats-server is missing and apt-get is not available; install nats-server and retry"
-        exit 1
-    fi
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    say "nats-server not found: installing it with apt-get (Debian package nats-server)"
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+    apt_install nats-server "nats-server not found"
     # Debian's package may start a system service on the default port; the scripts and
     # tests start their own servers on free ports and do not need it.
     say "installed $(nats-server --version)"
@@ -28,15 +33,7 @@ ensure_openssl() {
     if command -v openssl >/dev/null 2>&1; then
         return
     fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        say "openssl is missing and apt-get is not available; install openssl and retry"
-        exit 1
-    fi
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    say "openssl not found: installing it with apt-get (for the PostgreSQL TLS test's certificates)"
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+    apt_install openssl "openssl not found (the PostgreSQL TLS test makes its certificates with it)"
 }
 
 # rust-toolchain.toml pins the compiler (its messages are checked by the UI tests). Where

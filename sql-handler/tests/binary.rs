@@ -54,6 +54,19 @@ fn help_lists_every_setting_with_its_environment_variable() {
     }
 }
 
+/// Runs the binary with `args` and `env`, expects it to refuse to start, and returns what
+/// it printed on stderr.
+fn refused(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("SQL_HANDLER_DATABASE");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "{args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
@@ -86,12 +99,10 @@ fn a_migration_touching_another_prefix_stops_the_start_with_a_clear_message() {
 
 #[test]
 fn an_unsupported_database_url_is_refused_without_echoing_secrets() {
-    let output = Command::new(BIN)
-        .args(["--database", "mysql://root:hunter2@db/x"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(
+        &["--database".as_ref(), "mysql://root:hunter2@db/x".as_ref()],
+        &[],
+    );
     assert!(
         stderr.contains("mysql") && !stderr.contains("hunter2"),
         "{stderr}"
@@ -206,27 +217,26 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
 #[test]
 fn an_unreachable_postgres_server_stops_the_start_without_echoing_secrets() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    let output = Command::new(BIN)
-        .args(["--database", "postgres://handler:hunter2@127.0.0.1:1/app"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(
+        &[
+            "--database".as_ref(),
+            "postgres://handler:hunter2@127.0.0.1:1/app".as_ref(),
+        ],
+        &[],
+    );
     assert!(
         stderr.contains("127.0.0.1:1/app")
             && stderr.contains("refused")
             && !stderr.contains("hunter2"),
         "{stderr}"
     );
-    let output = Command::new(BIN)
-        .args([
-            "--database",
-            "postgres://handler:hunter2@127.0.0.1:notaport/app",
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(
+        &[
+            "--database".as_ref(),
+            "postgres://handler:hunter2@127.0.0.1:notaport/app".as_ref(),
+        ],
+        &[],
+    );
     assert!(
         stderr.contains("postgres://") && !stderr.contains("hunter2"),
         "{stderr}"
@@ -241,38 +251,26 @@ fn a_configuration_file_is_read_and_the_environment_wins_over_it() {
         &file,
         "database = \"mysql://root:hunter2@db/x\"\nmax-concurrency = 8\n",
     );
-    let output = Command::new(BIN)
-        .arg("--config")
-        .arg(&file)
-        .env_remove("SQL_HANDLER_DATABASE")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--config".as_ref(), file.as_os_str()], &[]);
     assert!(
         stderr.contains("mysql") && !stderr.contains("hunter2"),
         "the file's database is used: {stderr}"
     );
 
-    let output = Command::new(BIN)
-        .env("SQL_HANDLER_CONFIG", &file)
-        .env("SQL_HANDLER_DATABASE", "postgres://u:pw@127.0.0.1:1/app")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file_var = file.display().to_string();
+    let stderr = refused(
+        &[],
+        &[
+            ("SQL_HANDLER_CONFIG", &file_var),
+            ("SQL_HANDLER_DATABASE", "postgres://u:pw@127.0.0.1:1/app"),
+        ],
+    );
     assert!(
         stderr.contains("127.0.0.1:1/app") && !stderr.contains("mysql"),
         "the environment wins over the file: {stderr}"
     );
 
     write(&file, "max-concurency = 8\n");
-    let output = Command::new(BIN)
-        .arg("--config")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--config".as_ref(), file.as_os_str()], &[]);
     assert!(stderr.contains("'max-concurency'"), "{stderr}");
 }
