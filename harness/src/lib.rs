@@ -6,6 +6,7 @@
 //! assert!(nats.url().starts_with("nats://127.0.0.1:"));
 //! ```
 
+mod certs;
 mod postgres;
 
 pub use postgres::{POSTGRES_URL_VAR, PgCluster, TestDatabase};
@@ -62,6 +63,28 @@ impl NatsServer {
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = temp_dir();
         Self::spawn(dir, args, env)
+    }
+
+    /// Starts `nats-server` requiring TLS, with a server certificate for 127.0.0.1 and
+    /// localhost signed by a throw-away CA ([`NatsServer::ca_file`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::start`], and when `openssl` cannot make the certificates.
+    #[must_use]
+    pub fn start_with_tls() -> Self {
+        let dir = temp_dir();
+        certs::make(dir.path());
+        let cert = dir.path().join("server.crt").display().to_string();
+        let key = dir.path().join("server.key").display().to_string();
+        Self::spawn(dir, &["--tls", "--tlscert", &cert, "--tlskey", &key], &[])
+    }
+
+    /// The CA certificate (PEM) of a server started with [`NatsServer::start_with_tls`].
+    #[must_use]
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        let path = self.dir.path().join("ca.crt");
+        path.exists().then_some(path)
     }
 
     /// Starts `nats-server` with `config` as its configuration file (written into the
@@ -143,7 +166,8 @@ impl NatsServer {
             .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))?;
         let text = std::fs::read_to_string(file.path()).ok()?;
         let after = text.split(&format!("\"{key}\":")).nth(1)?;
-        let after = after.split("nats://").nth(1)?;
+        // `nats://HOST:PORT`, or `tls://HOST:PORT` for a server that requires TLS.
+        let after = after.split("://").nth(1)?;
         let port = after.split(':').nth(1)?;
         port.chars()
             .take_while(char::is_ascii_digit)

@@ -79,7 +79,12 @@ impl PgCluster {
             "initdb",
         );
         if tls {
-            make_certificates(dir.path());
+            crate::certs::make(dir.path());
+            // PostgreSQL must own its key, and refuses one that others can read.
+            if is_root() {
+                hand_to_postgres(&dir.path().join("server.key"));
+                hand_to_postgres(&dir.path().join("server.crt"));
+            }
         }
         // A port can be taken between choosing and binding it: try a few.
         for _ in 0..5 {
@@ -162,88 +167,6 @@ impl Drop for PgCluster {
                 "stop".as_ref(),
             ],
         );
-    }
-}
-
-/// A CA, and a server certificate it signed for 127.0.0.1 and localhost, in `dir`.
-fn make_certificates(dir: &Path) {
-    let openssl = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run openssl ({e}); install it (apt-get install -y openssl)")
-            });
-        if !output.status.success() {
-            panic!(
-                "openssl {args:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=sql-client test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap_or_else(|e| panic!("cannot write the certificate extensions: {e}"));
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.crt",
-    ]);
-    // PostgreSQL refuses a key that others can read, and must own it.
-    let key = dir.join("server.key");
-    let chmod = Command::new("chmod").arg("600").arg(&key).status();
-    if !chmod.is_ok_and(|s| s.success()) {
-        panic!("cannot restrict {}", key.display());
-    }
-    if is_root() {
-        hand_to_postgres(&key);
-        hand_to_postgres(&dir.join("server.crt"));
     }
 }
 

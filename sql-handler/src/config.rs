@@ -66,6 +66,30 @@ pub struct Config {
     )]
     nats_password: Option<Secret>,
 
+    /// CA certificates (PEM) the NATS servers' certificates must chain to; setting it
+    /// requires TLS (`tls://` URLs require it too, verified against the system's roots).
+    #[arg(long, env = "SQL_HANDLER_NATS_CA_FILE", value_name = "FILE")]
+    nats_ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM) for NATS servers that verify clients (with
+    /// `--nats-client-key`).
+    #[arg(
+        long,
+        env = "SQL_HANDLER_NATS_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "nats_client_key"
+    )]
+    nats_client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of `--nats-client-cert`.
+    #[arg(
+        long,
+        env = "SQL_HANDLER_NATS_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "nats_client_cert"
+    )]
+    nats_client_key: Option<PathBuf>,
+
     /// Prefix of the handler's own reply inboxes; a deployment with NATS permissions gives
     /// the handler a private one, such as `_INBOX_sql-handler`.
     #[arg(long, env = "SQL_HANDLER_NATS_INBOX_PREFIX", default_value = "_INBOX")]
@@ -228,6 +252,20 @@ impl Config {
             (Some(user), Some(password)) => Some((user, password.expose())),
             _ => None,
         }
+    }
+
+    /// The CA certificates for TLS to NATS, when configured.
+    #[must_use]
+    pub fn nats_ca_file(&self) -> Option<&std::path::Path> {
+        self.nats_ca_file.as_deref()
+    }
+
+    /// The client certificate and key for NATS, when configured.
+    #[must_use]
+    pub fn nats_client_certificate(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        self.nats_client_cert
+            .as_deref()
+            .zip(self.nats_client_key.as_deref())
     }
 
     /// The prefix of the handler's own reply inboxes (default `_INBOX`).

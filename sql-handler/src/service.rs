@@ -366,6 +366,16 @@ fn connect_options(config: &Config) -> async_nats::ConnectOptions {
     if let Some((user, password)) = config.nats_credentials() {
         options = options.user_and_password(user.to_owned(), password.to_owned());
     }
+    if let Some(ca) = config.nats_ca_file() {
+        options = options
+            .add_root_certificates(ca.to_owned())
+            .require_tls(true);
+    }
+    if let Some((cert, key)) = config.nats_client_certificate() {
+        options = options
+            .add_client_certificate(cert.to_owned(), key.to_owned())
+            .require_tls(true);
+    }
     options
 }
 

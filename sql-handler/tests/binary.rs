@@ -49,6 +49,8 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "--config",
         "SQL_HANDLER_CONFIG",
         "--postgres-ca-file",
+        "--nats-ca-file",
+        "--nats-client-cert",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
