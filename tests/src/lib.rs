@@ -264,6 +264,33 @@ impl Drop for TestEnv {
     }
 }
 
+/// A handler serving in a task of its own until [`Serving::stop`].
+#[derive(Debug)]
+pub struct Serving {
+    shutdown: CancellationToken,
+    served: JoinHandle<()>,
+}
+
+impl Serving {
+    /// Serves `handler` until stopped.
+    #[must_use]
+    pub fn spawn(handler: Handler) -> Self {
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
+        Self { shutdown, served }
+    }
+
+    /// Asks the handler to shut down and waits until it has.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(REPLY_WAIT, self.served)
+            .await
+            .expect("handler stops in time")
+            .expect("handler task");
+    }
+}
+
 /// Starts a handler on `nats` serving `db`.
 pub async fn start_handler(nats: &NatsServer, db: &TestDb, extra_args: &[&str]) -> Handler {
     start_handler_on(&nats.url(), db, extra_args).await

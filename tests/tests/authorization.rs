@@ -13,11 +13,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sql_client::{ClientConfig, Credentials, Query, Row, Select, SqlClient, SqlError};
-use sql_client_tests::{REPLY_WAIT, TestDb, capture_logs, start_handler};
+use sql_client_tests::{REPLY_WAIT, Serving, TestDb, capture_logs, start_handler};
 use sql_core::Plugin;
 use sql_test_harness::NatsServer;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 const ANALYTICS_PASSWORD: &str = "test-analytics-password";
 const QUOTE_PASSWORD: &str = "test-quote-password";
@@ -28,8 +26,7 @@ const HANDLER_PASSWORD: &str = "test-handler-password";
 struct Deployment {
     nats: NatsServer,
     _db: TestDb,
-    shutdown: CancellationToken,
-    served: JoinHandle<()>,
+    serving: Serving,
 }
 
 impl Deployment {
@@ -59,14 +56,10 @@ impl Deployment {
             ],
         )
         .await;
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
         Self {
             nats,
             _db: db,
-            shutdown,
-            served,
+            serving: Serving::spawn(handler),
         }
     }
 
@@ -86,11 +79,7 @@ impl Deployment {
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(REPLY_WAIT, self.served)
-            .await
-            .expect("handler stops in time")
-            .expect("handler task");
+        self.serving.stop().await;
     }
 }
 

@@ -14,10 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sql_client::{Backoff, ClientConfig, Insert, Query, Row, Select, SqlClient};
-use sql_client_tests::{REPLY_WAIT, TestDb, capture_logs, start_handler, start_handler_on};
+use sql_client_tests::{
+    REPLY_WAIT, Serving, TestDb, capture_logs, start_handler, start_handler_on,
+};
 use sql_core::{Plugin, RateLimit};
 use sql_test_harness::NatsCluster;
-use tokio_util::sync::CancellationToken;
 
 const PLUGIN: &str = "analytics-db";
 /// Concurrent streams, each of `OPS` queries; every `WRITE_EVERY`th query is a write.
@@ -163,9 +164,7 @@ async fn a_client_survives_the_loss_of_its_node_mid_stream() {
     let mut cluster = NatsCluster::start(3);
     let db = TestDb::new();
     let handler = start_handler(cluster.node(1), &db, &[]).await;
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
+    let serving = Serving::spawn(handler);
 
     // Node 3 reaches the handler on node 2 only through a direct route, which it learns
     // from the seed: once it is served, the mesh survives the seed's loss.
@@ -197,11 +196,7 @@ async fn a_client_survives_the_loss_of_its_node_mid_stream() {
     assert!(client.metrics().retries > 0, "nothing was retried");
     assert_applied_once(&client, writes).await;
 
-    shutdown.cancel();
-    tokio::time::timeout(REPLY_WAIT, served)
-        .await
-        .expect("handler stops in time")
-        .expect("handler task");
+    serving.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,9 +208,7 @@ async fn a_handler_fails_over_between_its_urls() {
     let handler_urls = format!("{},{}", cluster.node(1).url(), cluster.node(2).url());
     let handler = start_handler_on(&handler_urls, &db, &[]).await;
     let handler_nats = handler.client().clone();
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
+    let serving = Serving::spawn(handler);
     let handler_port = handler_nats.server_info().port;
     let handler_node = (1..3)
         .find(|&i| cluster.node(i).port() == handler_port)
@@ -233,9 +226,5 @@ async fn a_handler_fails_over_between_its_urls() {
     );
     assert_applied_once(&client, writes).await;
 
-    shutdown.cancel();
-    tokio::time::timeout(REPLY_WAIT, served)
-        .await
-        .expect("handler stops in time")
-        .expect("handler task");
+    serving.stop().await;
 }

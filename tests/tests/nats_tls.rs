@@ -10,11 +10,10 @@
 
 use clap::Parser;
 use sql_client::{ClientConfig, Credentials, Query, Row, Select, SqlClient};
-use sql_client_tests::{REPLY_WAIT, TestDb, capture_logs, migrations_dir, start_handler};
+use sql_client_tests::{REPLY_WAIT, Serving, TestDb, capture_logs, migrations_dir, start_handler};
 use sql_core::Plugin;
 use sql_handler::{Config, Handler, StartError};
 use sql_test_harness::NatsServer;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn handler_and_plugin_talk_over_verified_tls() {
@@ -23,9 +22,7 @@ async fn handler_and_plugin_talk_over_verified_tls() {
     let ca = nats.ca_file().unwrap().display().to_string();
     let db = TestDb::new();
     let handler = start_handler(&nats, &db, &["--nats-ca-file", &ca]).await;
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let served = tokio::spawn(async move { handler.serve(token.cancelled_owned()).await });
+    let serving = Serving::spawn(handler);
 
     let plugin = Plugin::new("analytics-db").unwrap();
     let (options, violations) = sql_client::connect_options(&plugin, Credentials::none());
@@ -52,11 +49,7 @@ async fn handler_and_plugin_talk_over_verified_tls() {
     let names: Vec<String> = rows.iter().map(|r| r.get("name").unwrap()).collect();
     assert_eq!(names, ["login", "click"]);
 
-    shutdown.cancel();
-    tokio::time::timeout(REPLY_WAIT, served)
-        .await
-        .expect("handler stops in time")
-        .expect("handler task");
+    serving.stop().await;
 }
 
 #[tokio::test]

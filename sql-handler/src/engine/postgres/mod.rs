@@ -142,7 +142,7 @@ impl PgEngine {
             .acquire(job.plugin.name(), job.deadline, timeout_ms)
             .await?;
         let mut conn = self.connection(job.deadline, timeout_ms).await?;
-        let role = self.role(&conn, &job).await?;
+        let role = self.role(&conn, &job.plugin, timeout_ms).await?;
         let cancel = conn.cancel_token();
         let prefix = job.plugin.table_prefix().to_owned();
         let map = |e: tokio_postgres::Error| errors::map(&e, timeout_ms, &prefix);
@@ -186,11 +186,7 @@ impl PgEngine {
     pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
         let timeout_ms = claim.timeout_ms;
         let conn = self.connection(claim.deadline, timeout_ms).await?;
-        let role = self
-            .roles
-            .for_plugin(&conn, &claim.plugin)
-            .await
-            .map_err(|e| errors::map(&e, timeout_ms, claim.plugin.table_prefix()))?;
+        let role = self.role(&conn, &claim.plugin, timeout_ms).await?;
         let purge = self.purge.due(Instant::now());
         claim::claim(conn, claim, role, self.tls.clone(), self.retention, purge).await
     }
@@ -219,11 +215,17 @@ impl PgEngine {
         Ok(conn)
     }
 
-    async fn role(&self, conn: &deadpool_postgres::Object, job: &Job) -> Result<String, ExecError> {
+    /// The role `plugin`'s statements run under.
+    async fn role(
+        &self,
+        conn: &deadpool_postgres::Object,
+        plugin: &sql_core::Plugin,
+        timeout_ms: u32,
+    ) -> Result<String, ExecError> {
         self.roles
-            .for_plugin(conn, &job.plugin)
+            .for_plugin(conn, plugin)
             .await
-            .map_err(|e| errors::map(&e, job.timeout_ms, job.plugin.table_prefix()))
+            .map_err(|e| errors::map(&e, timeout_ms, plugin.table_prefix()))
     }
 }
 

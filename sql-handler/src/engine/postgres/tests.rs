@@ -87,6 +87,28 @@ async fn rows(f: &Fixture, sql: &str, params: Vec<SqlValue>) -> serde_json::Valu
     }
 }
 
+/// A plain connection to `url`, beside the engine's pool.
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// How many events are named `name`.
+async fn count_named(f: &Fixture, name: &str) -> i64 {
+    let outcome = f
+        .engine
+        .execute(job(
+            "SELECT count(*) AS n FROM analytics_db__events WHERE name = $1",
+            vec![SqlValue::Text(name.to_owned())],
+        ))
+        .await
+        .unwrap();
+    rows_json(outcome)[0]["n"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn plugin_roles_refuse_foreign_tables_without_the_parser() {
     let f = fixture().await;
@@ -275,15 +297,7 @@ async fn a_batch_is_all_or_nothing() {
         }) => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        rows(
-            &f,
-            "SELECT count(*) AS n FROM analytics_db__events WHERE name = 'x'",
-            vec![]
-        )
-        .await,
-        json!([{"n": 0}])
-    );
+    assert_eq!(count_named(&f, "x").await, 0);
 }
 
 #[tokio::test]
@@ -439,24 +453,13 @@ async fn a_claimed_write_commits_with_its_record_and_is_replayed() {
         f.engine.claim(claim("k2", "f2")).await.unwrap(),
         Claimed::Fresh(_)
     ));
-    assert_eq!(
-        rows(
-            &f,
-            "SELECT count(*) AS n FROM analytics_db__events WHERE name = 'once'",
-            vec![]
-        )
-        .await,
-        json!([{"n": 1}])
-    );
+    assert_eq!(count_named(&f, "once").await, 1);
 }
 
 #[tokio::test]
 async fn the_cancel_request_alone_stops_a_statement_at_the_deadline() {
     let db = TestDatabase::create();
-    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = connect(db.url()).await;
     assert_cancel_stops_a_sleep(&client, &super::tls::Tls::Off).await;
 }
 
@@ -497,10 +500,7 @@ async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
     let db = TestDatabase::create();
     let name = db.url().rsplit('/').next().unwrap().to_owned();
     let handler_role = format!("handler_{name}");
-    let (admin, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let admin = connect(db.url()).await;
     admin
         .batch_execute(&format!(
             "CREATE ROLE {handler_role} LOGIN CREATEROLE; ALTER DATABASE {name} OWNER TO {handler_role}"
@@ -540,10 +540,7 @@ async fn lock_timeouts_and_deadlocks_are_transient() {
     let dir = tempfile::tempdir().unwrap();
     write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
     let engine = open(&db, dir.path(), 2).await.unwrap();
-    let (mut other, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let mut other = connect(db.url()).await;
 
     // Another transaction holds row 2.
     let tx = other.transaction().await.unwrap();
@@ -600,10 +597,7 @@ async fn a_statement_cached_before_a_schema_change_recovers_on_retry() {
         let (a, b) = tokio::join!(rows(&f, sql, vec![]), rows(&f, sql, vec![]));
         assert_eq!(a, b);
     }
-    let (admin, connection) = tokio_postgres::connect(f.db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let admin = connect(f.db.url()).await;
     admin
         .batch_execute("ALTER TABLE analytics_db__tags ADD COLUMN note TEXT")
         .await
@@ -651,10 +645,7 @@ async fn sslmode_require_uses_verified_tls() {
         .unwrap();
     assert_eq!(rows_json(outcome), json!([{"n": 3}]));
 
-    let (admin, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let admin = connect(&cluster.url()).await;
     let encrypted: i64 = admin
         .query_one(
             "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)

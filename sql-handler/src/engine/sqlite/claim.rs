@@ -9,6 +9,7 @@ use sql_core::{ErrorCode, Policy};
 
 use super::pool::PooledConn;
 use super::{SchemaNames, Transaction, errors, idempotency, run};
+use crate::engine::purge::unix_now;
 use crate::engine::{Claim, Claimed, ExecError, Job, Outcome, Recorded, WriteSession};
 
 /// The savepoint around the plugin's statement: a failed statement is undone while the
@@ -67,7 +68,7 @@ impl ClaimedWrite {
         // Busy or locked by another process: transient, so the sender may retry.
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| errors::map(&e, timeout_ms))?;
-        let now = idempotency::unix_now();
+        let now = unix_now();
         let not_before = now.saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
         if purge {
             let purged = idempotency::purge(conn, not_before).map_err(internal)?;
@@ -128,14 +129,8 @@ impl ClaimedWrite {
                 reply: reply.body,
                 outcome: reply.outcome.map_or("OK", ErrorCode::as_str).to_owned(),
             };
-            idempotency::record(
-                conn,
-                &self.plugin,
-                &self.key,
-                &stored,
-                idempotency::unix_now(),
-            )
-            .map_err(|e| ExecError::Internal(e.to_string()))?;
+            idempotency::record(conn, &self.plugin, &self.key, &stored, unix_now())
+                .map_err(|e| ExecError::Internal(e.to_string()))?;
             conn.execute_batch("COMMIT")
                 .map_err(|e| errors::map(&e, timeout_ms))
         })

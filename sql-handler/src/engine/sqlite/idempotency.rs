@@ -4,8 +4,6 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub(crate) use crate::engine::purge::unix_now;
-
 /// No plugin prefix starts with `_`, so no plugin's statement can reach this table: the
 /// policy and the engine's guard both refuse it.
 const TABLE: &str = "_sql_handler_idempotency";
