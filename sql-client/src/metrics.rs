@@ -203,7 +203,7 @@ impl MetricsSnapshot {
     /// ```
     #[must_use]
     pub fn to_prometheus(&self, plugin: &str) -> String {
-        // Plugin names are a-z, 0-9, '-' and '_': nothing to escape in a label value.
+        // Plugin names are a-z, 0-9 and '-': nothing to escape in a label value.
         let label = format!("plugin=\"{plugin}\"");
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {

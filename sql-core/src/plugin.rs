@@ -36,6 +36,7 @@ pub struct Plugin {
 /// use sql_core::{Plugin, PluginNameError};
 /// assert_eq!(Plugin::new(""), Err(PluginNameError::Empty));
 /// assert!(matches!(Plugin::new("a b"), Err(PluginNameError::InvalidChar { found: ' ' })));
+/// assert!(matches!(Plugin::new("bar_plugin"), Err(PluginNameError::Underscore { .. })));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -49,15 +50,29 @@ pub enum PluginNameError {
         /// Length of the rejected name in bytes.
         len: usize,
     },
-    /// The name holds a character outside `a-z`, `0-9`, `-`, `_`.
-    #[error("plugin name contains {found:?}; only a-z, 0-9, '-' and '_' are allowed")]
+    /// The name holds a character outside `a-z`, `0-9` and `-`.
+    #[error("plugin name contains {found:?}; only a-z, 0-9 and '-' are allowed")]
     InvalidChar {
         /// The first character that is not allowed.
         found: char,
     },
-    /// The name starts or ends with `-` or `_`, or contains `__`.
+    /// The name holds `_`. Its table prefix would be the one of the same name spelt with
+    /// `-` (`bar_plugin` and `bar-plugin` both map to `bar_plugin__`), so two plugins
+    /// could share tables; only the `-` spelling is a plugin name.
     #[error(
-        "plugin name {name:?} must start with a letter or digit, must not end with '-' or '_', and must not contain \"__\""
+        "plugin name {name:?} contains '_'; separate words with '-' instead ({suggestion:?} owns the tables {prefix}*)"
+    )]
+    Underscore {
+        /// The rejected name.
+        name: String,
+        /// The name with every `_` written as `-`.
+        suggestion: String,
+        /// The table prefix of the suggested name.
+        prefix: String,
+    },
+    /// The name starts or ends with `-`, or contains `--`.
+    #[error(
+        "plugin name {name:?} must start and end with a letter or digit and must not contain \"--\""
     )]
     BadShape {
         /// The rejected name.
@@ -66,19 +81,25 @@ pub enum PluginNameError {
 }
 
 impl Plugin {
-    /// Validates `name` against PROTOCOL.md section 1.
+    /// Validates `name` against PROTOCOL.md section 1: 1 to 64 characters of `a-z`,
+    /// `0-9` and `-`, starting and ending with a letter or digit, with no `--`.
+    ///
+    /// These rules make the name and its [table prefix](Plugin::table_prefix) one-to-one:
+    /// `-` becomes `_` in the prefix, so a name may not hold `_` itself, and `--` would
+    /// put the prefix's `__` separator inside the name.
     ///
     /// # Errors
     ///
-    /// [`PluginNameError`] when the name is empty, longer than 64 characters, uses a
-    /// character outside `a-z0-9-_`, starts with `-`/`_`, ends with `-`/`_` or holds `__`.
+    /// [`PluginNameError`] when the name is empty, longer than 64 characters, uses `_` or
+    /// another character outside `a-z0-9-`, starts or ends with `-`, or holds `--`.
     ///
     /// # Examples
     ///
     /// ```
     /// # use sql_core::Plugin;
     /// assert!(Plugin::new("quote-db").is_ok());
-    /// assert!(Plugin::new("quote__db").is_err());
+    /// assert!(Plugin::new("quote_db").is_err());
+    /// assert!(Plugin::new("quote--db").is_err());
     /// ```
     pub fn new(name: &str) -> Result<Self, PluginNameError> {
         if name.is_empty() {
@@ -89,23 +110,29 @@ impl Plugin {
         }
         if let Some(found) = name
             .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
         {
             return Err(PluginNameError::InvalidChar { found });
         }
-        let edge = |c: char| c == '-' || c == '_';
-        let starts_bad = name.starts_with(edge);
-        let ends_bad = name.ends_with(edge);
-        // `a_-_b` would map to the prefix `a____b__` and blur the `__` separator too.
-        let prefix_body = name.replace('-', "_");
-        if starts_bad || ends_bad || prefix_body.contains("__") {
+        if name.contains('_') {
+            let suggestion = name.replace('_', "-");
+            return Err(match Self::new(&suggestion) {
+                Ok(suggested) => PluginNameError::Underscore {
+                    name: name.to_owned(),
+                    prefix: suggested.prefix,
+                    suggestion,
+                },
+                Err(_) => PluginNameError::InvalidChar { found: '_' },
+            });
+        }
+        if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
             return Err(PluginNameError::BadShape {
                 name: name.to_owned(),
             });
         }
         Ok(Self {
             name: name.to_owned(),
-            prefix: format!("{prefix_body}__"),
+            prefix: format!("{}__", name.replace('-', "_")),
         })
     }
 
@@ -240,7 +267,9 @@ mod tests {
         let cases: &[(&str, bool)] = &[
             ("a", true),
             ("analytics-db", true),
-            ("quote_db", true),
+            ("quote_db", false),
+            ("a-b-c", true),
+            ("a--b", false),
             ("9lives", true),
             (&"a".repeat(64), true),
             (&"a".repeat(65), false),
@@ -252,6 +281,7 @@ mod tests {
             ("a__b", false),
             ("a-_b", false),
             ("a_-b", false),
+            ("bar_plugin", false),
             ("A", false),
             ("a.b", false),
             ("a b", false),
@@ -261,6 +291,55 @@ mod tests {
         for (name, ok) in cases {
             assert_eq!(Plugin::new(name).is_ok(), *ok, "plugin name {name:?}");
         }
+    }
+
+    /// Every valid name over a small alphabet owns its own prefix and no other plugin's
+    /// tables: the name-to-namespace mapping is one-to-one.
+    #[test]
+    fn namespaces_are_one_to_one() {
+        let alphabet = ['a', 'b', '-', '_'];
+        let mut names = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..6 {
+            names = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            all.extend(names.iter().cloned());
+        }
+        let valid: Vec<Plugin> = all.iter().filter_map(|n| Plugin::new(n).ok()).collect();
+        assert!(valid.len() > 100, "the alphabet yields enough names");
+        for p in &valid {
+            assert!(!p.name().contains('_'), "{p:?}");
+            for q in &valid {
+                let table = format!("{}x", q.table_prefix());
+                let owner = p.owner_of(&table);
+                if p == q {
+                    assert_eq!(owner, TableOwner::Plugin, "{p:?} owns {table}");
+                } else {
+                    assert_ne!(p.table_prefix(), q.table_prefix(), "{p:?} and {q:?}");
+                    assert_eq!(owner, TableOwner::Foreign, "{p:?} must not own {table}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_underscore_spelling_points_to_the_hyphen_one() {
+        let err = Plugin::new("bar_plugin").unwrap_err();
+        assert_eq!(
+            err,
+            PluginNameError::Underscore {
+                name: "bar_plugin".into(),
+                suggestion: "bar-plugin".into(),
+                prefix: "bar_plugin__".into(),
+            }
+        );
+        assert!(err.to_string().contains("\"bar-plugin\""), "{err}");
+        assert_eq!(
+            Plugin::new("a__b"),
+            Err(PluginNameError::InvalidChar { found: '_' })
+        );
     }
 
     #[test]

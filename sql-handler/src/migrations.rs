@@ -215,5 +215,16 @@ mod tests {
             discover(dir.path()),
             Err(MigrationError::BadPluginFolder { .. })
         ));
+        fs::remove_dir(dir.path().join("Bad_Name")).unwrap();
+
+        // The `_` spelling of a plugin would own the tables of the `-` spelling.
+        fs::create_dir(dir.path().join("analytics_db")).unwrap();
+        assert!(matches!(
+            discover(dir.path()),
+            Err(MigrationError::BadPluginFolder {
+                source: PluginNameError::Underscore { .. },
+                ..
+            })
+        ));
     }
 }

@@ -141,3 +141,46 @@ async fn identity_comes_from_the_subject_only() {
         .await;
     assert_eq!(reply.rows, vec![json!({"n": 1})]);
 }
+
+/// `analytics_db` spells the prefix `analytics_db__` too, but it is not a plugin name: only
+/// `analytics-db` owns those tables, on every path into the handler and the client.
+#[tokio::test]
+async fn the_underscore_spelling_reaches_nothing() {
+    let env = TestEnv::start().await;
+    let snapshot =
+        json!({"query": "SELECT id, user_id, name FROM analytics_db__events ORDER BY id"});
+    let before = env.ok("analytics-db", &snapshot).await.rows;
+    assert!(!before.is_empty(), "the fixture has events to protect");
+    let attempts = [
+        "SELECT * FROM analytics_db__events",
+        "UPDATE analytics_db__events SET name = 'owned'",
+        "DELETE FROM analytics_db__events",
+        "INSERT INTO analytics_db__events (user_id, name) VALUES ('mallory', 'planted')",
+    ];
+    for alias in ["analytics_db", "analytics_db-x", "analytics-db_"] {
+        for sql in attempts {
+            let reply = env
+                .err(alias, &json!({"query": sql, "allow_write": true}))
+                .await;
+            assert_eq!(
+                reply.code(),
+                Some(ErrorCode::RequestValidationError),
+                "{alias}: {sql}: {reply:?}"
+            );
+            assert_eq!(reply.details["field"], "subject", "{alias}: {reply:?}");
+        }
+    }
+    let reply = env.err("analytics_db", &json!({"query": "SELECT 1"})).await;
+    assert!(
+        reply.message.contains("\"analytics-db\""),
+        "the refusal names the right spelling: {}",
+        reply.message
+    );
+    assert_eq!(env.ok("analytics-db", &snapshot).await.rows, before);
+
+    // The client refuses the spelling before anything is sent.
+    let nats = async_nats::connect(env.nats.url()).await.unwrap();
+    let err = sql_client::SqlClient::new(nats, "analytics_db").unwrap_err();
+    assert_eq!(err.code(), "REQUEST_VALIDATION_ERROR", "{err}");
+    assert!(err.to_string().contains("analytics-db"), "{err}");
+}

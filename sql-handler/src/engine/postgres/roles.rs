@@ -20,16 +20,26 @@ const MAX_IDENTIFIER: usize = 63;
 /// may have created it.
 const MISSING_FOR: Duration = Duration::from_secs(5);
 
-/// The role name of `plugin`: `sqlh_<plugin>`, shortened with a hash when too long.
+/// Hex digits of SHA-256 kept in a shortened role name: 128 bits, so no two plugin names
+/// can be made to share a role.
+const HASH_HEX: usize = 32;
+
+/// The role name of `plugin`: `sqlh_<plugin>`, or past 63 bytes the name's start, `_` and
+/// 128 bits of its SHA-256. Plugin names hold no `_`, so a shortened name can never equal
+/// an unshortened one.
 pub(super) fn role_name(plugin: &Plugin) -> String {
     let name = format!("sqlh_{}", plugin.name());
     if name.len() <= MAX_IDENTIFIER {
         return name;
     }
     let hash = Sha256::digest(plugin.name().as_bytes());
-    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hex: String = hash
+        .iter()
+        .take(HASH_HEX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     // Plugin names are ASCII, so any byte index is a char boundary.
-    format!("{}_{hex}", &name[..MAX_IDENTIFIER - 9])
+    format!("{}_{hex}", &name[..MAX_IDENTIFIER - HASH_HEX - 1])
 }
 
 /// `name` as a quoted SQL identifier.
@@ -105,8 +115,14 @@ mod tests {
         assert_eq!(role_name(&short), "sqlh_analytics-db");
         let a = Plugin::new(&"a".repeat(64)).unwrap();
         let b = Plugin::new(&format!("{}b", "a".repeat(63))).unwrap();
-        assert!(role_name(&a).len() <= MAX_IDENTIFIER);
+        assert_eq!(role_name(&a).len(), MAX_IDENTIFIER);
         assert_ne!(role_name(&a), role_name(&b));
+        // The longest name that is not shortened, and the shortest that is.
+        let longest = Plugin::new(&"c".repeat(MAX_IDENTIFIER - 5)).unwrap();
+        assert_eq!(role_name(&longest), format!("sqlh_{}", longest.name()));
+        let shortened = Plugin::new(&"c".repeat(MAX_IDENTIFIER - 4)).unwrap();
+        assert_ne!(role_name(&shortened), role_name(&longest));
+        assert!(role_name(&shortened)[5..].contains('_'));
         assert_eq!(quoted("sqlh_a-b"), "\"sqlh_a-b\"");
     }
 }
