@@ -28,6 +28,7 @@ mod plugin;
 mod policy;
 mod query_text;
 mod rate_limit;
+mod strict_json;
 pub mod value;
 pub mod wire;
 

@@ -224,8 +224,16 @@ impl Request {
     pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
         let text = std::str::from_utf8(body)
             .map_err(|_| RequestError::new("body", "body is not valid UTF-8"))?;
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| RequestError::new("body", format!("body is not JSON: {e}")))?;
+        let value = crate::strict_json::from_str(text).map_err(|e| {
+            RequestError::new(
+                "body",
+                match e.classify() {
+                    // The only data error of a strict parse: a key sent twice.
+                    serde_json::error::Category::Data => format!("body is ambiguous: {e}"),
+                    _ => format!("body is not JSON: {e}"),
+                },
+            )
+        })?;
         let Value::Object(mut fields) = value else {
             return Err(RequestError::new("body", "body must be a JSON object"));
         };
@@ -245,7 +253,7 @@ impl Request {
             ));
         }
         let params = match fields.remove("params") {
-            None | Some(Value::Null) => Vec::new(),
+            None => Vec::new(),
             Some(Value::Array(items)) => items,
             Some(_) => return Err(RequestError::new("params", "params must be an array")),
         };
@@ -268,11 +276,11 @@ impl Request {
         )?;
         let max_rows = bounded_int(&mut fields, "max_rows", DEFAULT_MAX_ROWS, 1, MAX_MAX_ROWS)?;
         let batch = match fields.remove("batch") {
-            None | Some(Value::Null) => None,
+            None => None,
             Some(value) => Some(batch_entries(value, &params, allow_write)?),
         };
         let row_format = match fields.remove("row_format") {
-            None | Some(Value::Null) => RowFormat::Objects,
+            None => RowFormat::Objects,
             Some(Value::String(s)) if s == "objects" => RowFormat::Objects,
             Some(Value::String(s)) if s == "arrays" => RowFormat::Arrays,
             Some(_) => {
@@ -308,7 +316,7 @@ fn bounded_int(
         )
     };
     match fields.remove(field) {
-        None | Some(Value::Null) => Ok(default),
+        None => Ok(default),
         // `true` is not an integer, and neither is 1.5; `as_u64` refuses both.
         Some(Value::Number(n)) => n
             .as_u64()
@@ -639,6 +647,28 @@ mod tests {
             ),
             (br#"{"query":"x","row_format":"arrays"}"#, None),
             (br#"{"query":"x","row_format":"rows"}"#, Some("row_format")),
+            // `null` is a value of the wrong type like any other, for every field.
+            (br#"{"query":null}"#, Some("query")),
+            (br#"{"query":"x","params":null}"#, Some("params")),
+            (br#"{"query":"x","allow_write":null}"#, Some("allow_write")),
+            (br#"{"query":"x","timeout_ms":null}"#, Some("timeout_ms")),
+            (br#"{"query":"x","max_rows":null}"#, Some("max_rows")),
+            (
+                br#"{"query":"x","batch":null,"allow_write":true}"#,
+                Some("batch"),
+            ),
+            (br#"{"query":"x","row_format":null}"#, Some("row_format")),
+            // A key sent twice means two things to two readers: refused, at any depth.
+            (
+                br#"{"query":"x","allow_write":false,"allow_write":true}"#,
+                Some("body"),
+            ),
+            (br#"{"query":"x","query":"y"}"#, Some("body")),
+            (
+                br#"{"query":"x","params":[{"$blob":"AA==","$blob":"AQ=="}]}"#,
+                Some("body"),
+            ),
+            (br#"{"query":"x","unknown":1,"unknown":2}"#, Some("body")),
         ];
         for (body, field) in cases {
             let result = Request::from_slice(body);

@@ -278,10 +278,62 @@ async fn malformed_requests_always_get_a_reply() {
     }
 }
 
+/// A body must mean one thing to every reader: a key sent twice is refused before anything
+/// runs, and `null` is a wrong type for every field.
+#[tokio::test]
+async fn ambiguous_bodies_are_refused_and_run_nothing() {
+    let env = TestEnv::start().await;
+    let count = json!({"query": "SELECT count(*) AS n FROM analytics_db__events"});
+    let before = env.ok(PLUGIN, &count).await.rows;
+    let bodies: Vec<(&str, &[u8], &str)> = vec![
+        (
+            "allow_write twice",
+            br#"{"query": "DELETE FROM analytics_db__events", "allow_write": false, "allow_write": true}"#,
+            "body",
+        ),
+        (
+            "query twice",
+            br#"{"query": "SELECT 1", "query": "DELETE FROM analytics_db__events", "allow_write": true}"#,
+            "body",
+        ),
+        (
+            "a parameter object with a key twice",
+            br#"{"query": "SELECT $1 AS b", "params": [{"$blob": "AA==", "$blob": "AQ=="}]}"#,
+            "body",
+        ),
+        ("null params", br#"{"query": "SELECT 1", "params": null}"#, "params"),
+        ("null timeout_ms", br#"{"query": "SELECT 1", "timeout_ms": null}"#, "timeout_ms"),
+        ("null max_rows", br#"{"query": "SELECT 1", "max_rows": null}"#, "max_rows"),
+        (
+            "null batch",
+            br#"{"query": "DELETE FROM analytics_db__events", "batch": null, "allow_write": true}"#,
+            "batch",
+        ),
+        ("null row_format", br#"{"query": "SELECT 1", "row_format": null}"#, "row_format"),
+        ("null allow_write", br#"{"query": "SELECT 1", "allow_write": null}"#, "allow_write"),
+    ];
+    for (what, body, field) in bodies {
+        let message = env
+            .request_raw("rosey.db.sql.analytics-db.execute", body.to_vec(), None)
+            .await;
+        let reply = match Reply::from_slice(&message.payload) {
+            Ok(Reply::Error(reply)) => reply,
+            other => panic!("{what}: {other:?}"),
+        };
+        assert_common(&reply, ErrorCode::RequestValidationError, what);
+        assert_eq!(reply.details["field"], field, "{what}: {reply:?}");
+    }
+    assert_eq!(
+        env.ok(PLUGIN, &count).await.rows,
+        before,
+        "nothing was deleted"
+    );
+}
+
 #[tokio::test]
 async fn bad_subjects_get_a_reply_naming_the_subject() {
     let env = TestEnv::start().await;
-    for plugin in ["Bad", "a__b", "-x", &"a".repeat(65)] {
+    for plugin in ["Bad", "a__b", "a_b", "a--b", "-x", &"a".repeat(65)] {
         let subject = format!("rosey.db.sql.{plugin}.execute");
         let message = env
             .request_raw(&subject, br#"{"query": "SELECT 1"}"#.to_vec(), None)
