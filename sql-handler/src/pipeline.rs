@@ -1,7 +1,8 @@
 //! One request, from NATS message to reply body, in PROTOCOL.md's check order: subject,
 //! body, fields (the `Idempotency-Key` header among them), rate limit, parse and policy,
-//! params, execution. An idempotent write runs between its key's lookup and the record
-//! of its reply (see `crate::idempotency`).
+//! params, execution. A keyed request that is not a read (a write, or a statement the
+//! policy refused) is answered between its key's lookup and the record of its reply (see
+//! `crate::idempotency`), so every definitive outcome is replayed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -151,21 +152,26 @@ impl Pipeline {
             .check(&plugin, Instant::now())
             .map_err(Failure::RateLimited)?;
 
-        let verdict = self.verdicts.check(
-            self.engine.policy(),
-            &request.query,
-            &plugin,
-            self.engine.dialect(),
-        )?;
-        progress.verdict = Some(verdict.clone());
+        let verdict = self
+            .verdicts
+            .check(
+                self.engine.policy(),
+                &request.query,
+                &plugin,
+                self.engine.dialect(),
+            )
+            .map_err(Failure::from);
+        progress.verdict = verdict.as_ref().ok().cloned();
         match key {
-            // Reads ignore the key: running them again changes nothing.
-            Some(key) if verdict.writes() => {
-                self.run_idempotent(request, &verdict, plugin, &key, incoming, progress)
+            // Reads ignore the key: running them again changes nothing. A refused statement
+            // is a write as far as the key goes: its refusal is recorded like any other
+            // definitive outcome of a keyed request.
+            Some(key) if verdict.as_ref().map_or(true, Verdict::writes) => {
+                self.run_idempotent(request, verdict, plugin, &key, incoming, progress)
                     .await
             }
             _ => {
-                let job = self.job(request, &verdict, plugin, incoming.received)?;
+                let job = self.job(request, &verdict?, plugin, incoming.received)?;
                 Ok(succeeded(self.engine.execute(job).await?))
             }
         }
@@ -176,7 +182,7 @@ impl Pipeline {
     async fn run_idempotent(
         &self,
         request: Request,
-        verdict: &Verdict,
+        verdict: Result<Verdict, Failure>,
         plugin: Plugin,
         key: &IdempotencyKey,
         incoming: &Incoming<'_>,
@@ -194,7 +200,11 @@ impl Pipeline {
             Claimed::Reused => return Err(Failure::Request(idempotency::key_reused())),
             Claimed::Fresh(session) => session,
         };
-        let result = match self.job(request, verdict, plugin, incoming.received) {
+        // A request refused before it runs leaves the transaction untouched; its refusal
+        // is recorded under the key all the same.
+        let job =
+            verdict.and_then(|verdict| self.job(request, &verdict, plugin, incoming.received));
+        let result = match job {
             Ok(job) => session.execute(job).await.map_err(Failure::from),
             Err(failure) => Err(failure),
         };

@@ -220,6 +220,59 @@ async fn a_key_used_for_another_request_is_refused() {
     );
 }
 
+/// A keyed write refused before it runs gets its own error, and that refusal is recorded
+/// like any definitive outcome: the repeat is the first reply byte for byte (its
+/// `correlation_id` is the first attempt's, though each attempt gets a new one), and the
+/// key stays bound to the refused request.
+#[tokio::test]
+async fn refusals_before_the_write_runs_are_recorded_and_replayed() {
+    let env = TestEnv::start().await;
+    let insert_sql = "INSERT INTO analytics_db__events (id, user_id, name) VALUES ($1, 'idem', $2)";
+    let cases = [
+        (
+            json!({"query": insert_sql, "params": [20, "refused"]}),
+            ErrorCode::PermissionDenied,
+        ),
+        (
+            json!({"query": insert_sql, "params": [20], "allow_write": true}),
+            ErrorCode::ParamCountMismatch,
+        ),
+        (
+            json!({"query": insert_sql, "params": [20, {"$blob": "not base64!"}], "allow_write": true}),
+            ErrorCode::ParamTypeError,
+        ),
+        (
+            json!({"query": "INSERT INTO quote_db__quotes (id, text) VALUES (20, 'planted')", "allow_write": true}),
+            ErrorCode::NamespaceViolation,
+        ),
+        (
+            json!({"query": "DROP TABLE analytics_db__events", "allow_write": true}),
+            ErrorCode::ForbiddenStatement,
+        ),
+        (
+            json!({"query": "INSERT INTO analytics_db__events (id VALUES", "allow_write": true}),
+            ErrorCode::ParseError,
+        ),
+    ];
+    for (i, (body, code)) in cases.iter().enumerate() {
+        let key = format!("key-refused-{i}");
+        let first = send_keyed(&env, PLUGIN, body, &key).await;
+        assert_eq!(error_of(&first).code(), Some(*code), "{body}");
+        let again = send_keyed(&env, PLUGIN, body, &key).await;
+        assert_eq!(
+            String::from_utf8_lossy(&first),
+            String::from_utf8_lossy(&again),
+            "{body}: the repeat replays the recorded refusal"
+        );
+        // The key is spent on the refused request: a corrected one needs a new key.
+        let fixed = send_keyed(&env, PLUGIN, &insert(20 + i as i64, "fixed"), &key).await;
+        let err = error_of(&fixed);
+        assert_eq!(err.details["field"], "Idempotency-Key", "{body}: {err:?}");
+    }
+    assert_eq!(count(&env, "refused").await, 0);
+    assert_eq!(count(&env, "fixed").await, 0);
+}
+
 #[tokio::test]
 async fn a_unique_violation_is_replayed_even_after_the_conflict_is_gone() {
     let env = TestEnv::start().await;

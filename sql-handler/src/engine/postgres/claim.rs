@@ -162,50 +162,53 @@ async fn serve(
     {
         return;
     }
-    let Some(Step::Execute(job, reply)) = inbox.recv().await else {
-        return;
-    };
-    let deadline = job.deadline;
-    let job_timeout = job.timeout_ms;
-    let ran = {
-        let work = async {
-            let savepoint = tx.savepoint(SAVEPOINT).await.map_err(map)?;
-            let settings = request_settings(&role, &job)?;
-            let started = Instant::now();
-            let result = statement(&savepoint, &job, &settings).await;
-            let execution_time = started.elapsed();
-            match result {
-                Ok((rows, row_count)) => {
-                    savepoint.commit().await.map_err(map)?;
-                    Ok(Outcome {
-                        rows,
-                        row_count,
-                        execution_time,
-                    })
+    // A request refused before it ran (no `allow_write`, bad parameters, the policy)
+    // skips the statement and goes straight to recording its refusal.
+    let mut step = inbox.recv().await;
+    if let Some(Step::Execute(job, reply)) = step {
+        let deadline = job.deadline;
+        let job_timeout = job.timeout_ms;
+        let ran = {
+            let work = async {
+                let savepoint = tx.savepoint(SAVEPOINT).await.map_err(map)?;
+                let settings = request_settings(&role, &job)?;
+                let started = Instant::now();
+                let result = statement(&savepoint, &job, &settings).await;
+                let execution_time = started.elapsed();
+                match result {
+                    Ok((rows, row_count)) => {
+                        savepoint.commit().await.map_err(map)?;
+                        Ok(Outcome {
+                            rows,
+                            row_count,
+                            execution_time,
+                        })
+                    }
+                    Err(e) => {
+                        savepoint.rollback().await.map_err(map)?;
+                        Err(e)
+                    }
                 }
-                Err(e) => {
-                    savepoint.rollback().await.map_err(map)?;
-                    Err(e)
-                }
+            };
+            bounded(work, deadline, (&cancel, &tls), job_timeout).await
+        };
+        let result = match ran {
+            Bounded::Finished(result) => result,
+            Bounded::Abandoned => {
+                drop(tx);
+                discard(conn);
+                let _ = reply.send(Err(ExecError::Timeout {
+                    timeout_ms: job_timeout,
+                }));
+                return;
             }
         };
-        bounded(work, deadline, (&cancel, &tls), job_timeout).await
-    };
-    let result = match ran {
-        Bounded::Finished(result) => result,
-        Bounded::Abandoned => {
-            drop(tx);
-            discard(conn);
-            let _ = reply.send(Err(ExecError::Timeout {
-                timeout_ms: job_timeout,
-            }));
+        if reply.send(result).is_err() {
             return;
         }
-    };
-    if reply.send(result).is_err() {
-        return;
+        step = inbox.recv().await;
     }
-    let Some(Step::Finish(recorded, done)) = inbox.recv().await else {
+    let Some(Step::Finish(recorded, done)) = step else {
         return;
     };
     let Some(recorded) = recorded else {
