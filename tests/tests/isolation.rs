@@ -9,7 +9,7 @@
 )]
 
 use serde_json::json;
-use sql_client_tests::TestEnv;
+use sql_client_tests::{Backend, TestEnv, backend};
 use sql_core::ErrorCode;
 use sql_core::wire::Reply;
 
@@ -183,4 +183,71 @@ async fn the_underscore_spelling_reaches_nothing() {
     let err = sql_client::SqlClient::new(nats, "analytics_db").unwrap_err();
     assert_eq!(err.code(), "REQUEST_VALIDATION_ERROR", "{err}");
     assert!(err.to_string().contains("analytics-db"), "{err}");
+}
+
+/// On PostgreSQL every relation has a row type, and casts are resolved without any
+/// privilege check: type names, `regclass` literals and row-type casts are table
+/// references, so nothing about another plugin's or the handler's relations (existence,
+/// oid, column names) reaches the reply.
+#[tokio::test]
+async fn casts_reveal_nothing_about_other_relations() {
+    let env = TestEnv::start().await;
+    let attempts = [
+        "SELECT 'quote_db__quotes'::regclass::text AS t",
+        "SELECT CAST('quote_db__quotes' AS regclass)::oid AS t",
+        "SELECT regclass 'quote_db__quotes' AS t",
+        "SELECT 'quote_db__quotes'::regtype::text AS t",
+        "SELECT to_jsonb('(1,x)'::quote_db__quotes) AS t",
+        "SELECT to_jsonb(NULL::quote_db__quotes) AS t",
+        "SELECT row_to_json(NULL::\"quote_db__quotes\") AS t",
+        "SELECT NULL::quote_db__quotes AS t",
+        "SELECT NULL::public.quote_db__quotes AS t",
+        "SELECT to_jsonb(NULL::_sql_handler_idempotency) AS t",
+        "SELECT '_sql_handler_migrations'::regclass::oid AS t",
+        "SELECT i::regclass::text AS t FROM generate_series(1, 100000) i",
+        "SELECT to_jsonb(NULL::pg_authid) AS t",
+        "WITH quote_db__quotes AS (SELECT 1 AS id) SELECT to_jsonb(NULL::quote_db__quotes) AS t",
+    ];
+    for sql in attempts {
+        let reply = env.request(ATTACKER, &json!({"query": sql})).await;
+        let Reply::Error(reply) = reply else {
+            panic!("{sql} was not refused: {reply:?}")
+        };
+        if backend() == Backend::Postgres {
+            assert!(
+                matches!(
+                    reply.code(),
+                    Some(
+                        ErrorCode::NamespaceViolation
+                            | ErrorCode::SystemTableAccess
+                            | ErrorCode::ForbiddenFunction
+                    )
+                ),
+                "{sql}: refused by the policy, before the database could answer: {reply:?}"
+            );
+        }
+        let text = serde_json::to_string(&reply.details).unwrap() + &reply.message;
+        for leak in [
+            "\"text\"",
+            "fingerprint",
+            "checksum",
+            "rolpassword",
+            "oid\":",
+        ] {
+            assert!(
+                !text.contains(leak),
+                "{sql}: the reply reveals {leak}: {text}"
+            );
+        }
+    }
+    // The plugin's own row type stays usable.
+    if backend() == Backend::Postgres {
+        let reply = env
+            .ok(
+                ATTACKER,
+                &json!({"query": "SELECT to_jsonb(NULL::analytics_db__events) IS NULL AS t"}),
+            )
+            .await;
+        assert_eq!(reply.rows, vec![json!({"t": true})]);
+    }
 }

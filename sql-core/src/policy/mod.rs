@@ -16,6 +16,7 @@ mod fuzz_tests;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod types;
 
 pub use error::PolicyError;
 

@@ -15,10 +15,12 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, FromTable, Function, Ident, InTarget, ObjectName, ObjectNamePart, Query, Select, SetExpr,
-    Statement, TableFactor, TableObject, TableWithJoins, Visit, Visitor,
+    DataType, Expr, FromTable, Function, Ident, InTarget, ObjectName, ObjectNamePart, Query,
+    Select, SetExpr, Statement, TableAlias, TableFactor, TableObject, TableWithJoins, Value, Visit,
+    Visitor,
 };
 
+use super::types::{self, TypeUse};
 use super::{Dialect, Policy, PolicyError};
 use crate::{Plugin, TableOwner};
 
@@ -212,6 +214,14 @@ impl Visitor for Walker<'_> {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let Some(alias) = alias_of(factor) {
+            // `f(...) AS x(a some_type)`: a column definition names a type.
+            for column in &alias.columns {
+                if let Some(data_type) = &column.data_type {
+                    self.check_type(data_type, None);
+                }
+            }
+        }
         match factor {
             // A plain table: `pre_visit_relation` checks its name, as it does every name.
             TableFactor::Table { args: None, .. } => {}
@@ -262,9 +272,44 @@ impl Visitor for Walker<'_> {
                     },
                 ..
             } => self.check_table_function(name),
+            Expr::Cast {
+                data_type, expr, ..
+            } => self.check_type(data_type, string_literal(expr)),
+            Expr::Convert {
+                data_type: Some(data_type),
+                expr,
+                ..
+            } => self.check_type(data_type, string_literal(expr)),
+            Expr::TypedString(typed) => match &typed.value.value {
+                Value::SingleQuotedString(text) => self.check_type(&typed.data_type, Some(text)),
+                _ => self.check_type(&typed.data_type, None),
+            },
             _ => {}
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// The alias of a `FROM` item that can carry one.
+fn alias_of(factor: &TableFactor) -> Option<&TableAlias> {
+    match factor {
+        TableFactor::Table { alias, .. }
+        | TableFactor::Derived { alias, .. }
+        | TableFactor::Function { alias, .. }
+        | TableFactor::UNNEST { alias, .. }
+        | TableFactor::NestedJoin { alias, .. } => alias.as_ref(),
+        _ => None,
+    }
+}
+
+/// The text of `expr` when it is a plain string literal.
+fn string_literal(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Value(value) => match &value.value {
+            Value::SingleQuotedString(text) => Some(text),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -373,6 +418,38 @@ impl Walker<'_> {
                     self.system(joined);
                 } else {
                     self.foreign(joined);
+                }
+            }
+        }
+    }
+
+    /// A type name on PostgreSQL: a relation's row type is a table reference, and an
+    /// object-identifier cast is a catalog lookup (see [`types`]).
+    fn check_type(&mut self, data_type: &DataType, literal: Option<&str>) {
+        if self.dialect != Dialect::Postgres {
+            return;
+        }
+        for found in types::uses(data_type, literal) {
+            match found {
+                TypeUse::Relation(parts) => {
+                    let written = parts
+                        .iter()
+                        .map(|p| p.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    // Never a CTE: PostgreSQL looks type names up in the catalog only.
+                    self.check_parts(&parts, &written, false);
+                }
+                TypeUse::NamedByLiteral(text) => match types::literal_name(text) {
+                    Some(ident) => self.check_parts(&[ident], text, false),
+                    None => self.foreign(text.to_owned()),
+                },
+                TypeUse::Lookup(type_name) => {
+                    self.found
+                        .forbidden_function
+                        .get_or_insert(PolicyError::ForbiddenFunction {
+                            function: type_name,
+                        });
                 }
             }
         }
