@@ -133,6 +133,18 @@ pub struct Config {
     #[arg(long, env = "SQL_HANDLER_POSTGRES_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=1000))]
     postgres_pool_size: u32,
 
+    /// Temporary disk space one PostgreSQL request may use (sorts, hashes and
+    /// set-returning functions that spill), in PostgreSQL units (`kB`, `MB`, `GB`, `TB`);
+    /// `-1` for no limit. Setting it needs superuser rights or, on PostgreSQL 15 and
+    /// later, `GRANT SET ON PARAMETER temp_file_limit TO <the handler's role>`.
+    #[arg(long, env = "SQL_HANDLER_POSTGRES_TEMP_FILE_LIMIT", default_value = "256MB", value_parser = parse_pg_memory, allow_hyphen_values = true)]
+    postgres_temp_file_limit: PgMemory,
+
+    /// Memory one sort or hash step of a PostgreSQL request may use before it spills to
+    /// temporary files (`work_mem`), in PostgreSQL units.
+    #[arg(long, env = "SQL_HANDLER_POSTGRES_WORK_MEM", default_value = "4MB", value_parser = parse_pg_memory_bounded)]
+    postgres_work_mem: PgMemory,
+
     /// CA certificates (PEM) that PostgreSQL's server certificate must chain to when the
     /// URL says `sslmode=require`; without it, the system's roots.
     #[arg(long, env = "SQL_HANDLER_POSTGRES_CA_FILE", value_name = "FILE")]
@@ -320,6 +332,39 @@ impl Config {
         self.postgres_pool_size as usize
     }
 
+    /// `temp_file_limit` of each PostgreSQL request in kB; `None` for no limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// let config = sql_handler::Config::try_parse_from(["sql-handler", "--postgres-temp-file-limit", "1GB"])?;
+    /// assert_eq!(config.postgres_temp_file_limit_kb(), Some(1024 * 1024));
+    /// let config = sql_handler::Config::try_parse_from(["sql-handler", "--postgres-temp-file-limit", "-1"])?;
+    /// assert_eq!(config.postgres_temp_file_limit_kb(), None);
+    /// # Ok::<(), clap::Error>(())
+    /// ```
+    #[must_use]
+    pub fn postgres_temp_file_limit_kb(&self) -> Option<u64> {
+        self.postgres_temp_file_limit.0
+    }
+
+    /// `work_mem` of each PostgreSQL request in kB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// let config = sql_handler::Config::try_parse_from(["sql-handler"])?;
+    /// assert_eq!(config.postgres_work_mem_kb(), 4096);
+    /// # Ok::<(), clap::Error>(())
+    /// ```
+    #[must_use]
+    pub fn postgres_work_mem_kb(&self) -> u64 {
+        // `parse_pg_memory_bounded` refuses `-1`.
+        self.postgres_work_mem.0.unwrap_or(4096)
+    }
+
     /// The CA certificates for TLS to PostgreSQL, when configured.
     #[must_use]
     pub fn postgres_ca_file(&self) -> Option<&std::path::Path> {
@@ -384,6 +429,54 @@ impl std::fmt::Debug for Secret {
 #[allow(clippy::unnecessary_wraps, reason = "clap's value_parser signature")]
 fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret(value.to_owned()))
+}
+
+/// A PostgreSQL memory setting in kB; `None` is PostgreSQL's `-1`, no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PgMemory(Option<u64>);
+
+/// Largest setting accepted: PostgreSQL's own bound for these settings (`INT_MAX` kB).
+const MAX_PG_MEMORY_KB: u64 = i32::MAX as u64;
+
+/// Reads a PostgreSQL memory value: a whole number with an optional unit `kB` (the
+/// default), `MB`, `GB` or `TB`, as in `postgresql.conf`, or `-1` for no limit.
+fn parse_pg_memory(value: &str) -> Result<PgMemory, String> {
+    let value = value.trim();
+    if value == "-1" {
+        return Ok(PgMemory(None));
+    }
+    let digits = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(digits);
+    let factor = match unit.trim() {
+        "" | "kB" => 1,
+        "MB" => 1024,
+        "GB" => 1024 * 1024,
+        "TB" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?}; use kB, MB, GB or TB (PostgreSQL's units), or -1 for no limit"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|kb| (64..=MAX_PG_MEMORY_KB).contains(kb))
+        .map(|kb| PgMemory(Some(kb)))
+        .ok_or_else(|| format!("expected a size from 64kB to {MAX_PG_MEMORY_KB}kB, such as 256MB"))
+}
+
+/// [`parse_pg_memory`] without `-1`: `work_mem` always has a value.
+fn parse_pg_memory_bounded(value: &str) -> Result<PgMemory, String> {
+    match parse_pg_memory(value)? {
+        PgMemory(None) => {
+            Err("expected a size such as 4MB; work_mem cannot be unlimited".to_owned())
+        }
+        some => Ok(some),
+    }
 }
 
 /// One plugin's own request limit, written `PLUGIN=N` (requests per minute).
@@ -551,6 +644,43 @@ mod tests {
         assert!(config.plugin_rate_limits().is_empty());
         assert_eq!(config.idempotency_retention(), Duration::from_secs(86_400));
         assert_eq!(config.metrics_addr(), None);
+    }
+
+    #[test]
+    fn postgres_memory_settings_read_postgres_units() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.postgres_temp_file_limit_kb(), Some(256 * 1024));
+        assert_eq!(config.postgres_work_mem_kb(), 4096);
+        let cases = [
+            ("64", Some(Some(64))),
+            ("512kB", Some(Some(512))),
+            ("2MB", Some(Some(2048))),
+            ("1GB", Some(Some(1024 * 1024))),
+            ("1TB", Some(Some(1024 * 1024 * 1024))),
+            ("-1", Some(None)),
+            ("3", None),
+            ("1mb", None),
+            ("1.5GB", None),
+            ("", None),
+            ("3000TB", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                parse_pg_memory(value).ok().map(|m| m.0),
+                expected,
+                "{value:?}"
+            );
+        }
+        assert!(parse(&["--postgres-work-mem", "-1"]).is_err());
+        let config = parse(&[
+            "--postgres-temp-file-limit",
+            "-1",
+            "--postgres-work-mem",
+            "64MB",
+        ])
+        .unwrap();
+        assert_eq!(config.postgres_temp_file_limit_kb(), None);
+        assert_eq!(config.postgres_work_mem_kb(), 64 * 1024);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
-use crate::engine::postgres::{PgEngine, PgOptions};
+use crate::engine::postgres::{PgEngine, PgOptions, RequestLimits};
 use crate::engine::sqlite::SqliteEngine;
 use crate::engine::{Engine, OpenError};
 use crate::failure::Failure;
@@ -137,6 +137,10 @@ impl Handler {
                     PgOptions {
                         connections: config.postgres_pool_size(),
                         ca_file: config.postgres_ca_file(),
+                        limits: RequestLimits {
+                            temp_file_limit_kb: config.postgres_temp_file_limit_kb(),
+                            work_mem_kb: config.postgres_work_mem_kb(),
+                        },
                     },
                     policy,
                     &migrations,

@@ -15,7 +15,7 @@ use sql_core::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::errors;
-use super::run::{Bounded, bounded, request_settings, statement};
+use super::run::{Bounded, RequestLimits, bounded, request_settings, statement};
 use super::tls::Tls;
 use crate::engine::purge::unix_now;
 use crate::engine::{Claim, Claimed, ExecError, Job, Outcome, Recorded, WriteSession};
@@ -79,7 +79,7 @@ pub(super) async fn claim(
     conn: deadpool_postgres::Object,
     claim: Claim,
     role: String,
-    tls: Tls,
+    (tls, limits): (Tls, RequestLimits),
     retention: Duration,
     purge: bool,
 ) -> Result<Claimed, ExecError> {
@@ -89,6 +89,7 @@ pub(super) async fn claim(
         claim,
         role,
         tls,
+        limits,
         retention,
         purge,
     };
@@ -101,6 +102,7 @@ struct Task {
     claim: Claim,
     role: String,
     tls: Tls,
+    limits: RequestLimits,
     retention: Duration,
     purge: bool,
 }
@@ -117,6 +119,7 @@ async fn serve(
         claim,
         role,
         tls,
+        limits,
         retention,
         purge,
     } = task;
@@ -171,7 +174,7 @@ async fn serve(
         let ran = {
             let work = async {
                 let savepoint = tx.savepoint(SAVEPOINT).await.map_err(map)?;
-                let settings = request_settings(&role, &job)?;
+                let settings = request_settings(&role, &job, &limits)?;
                 let started = Instant::now();
                 let result = statement(&savepoint, &job, &settings).await;
                 let execution_time = started.elapsed();

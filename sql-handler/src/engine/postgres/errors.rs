@@ -52,6 +52,14 @@ fn map_db(db: &DbError, timeout_ms: u32, prefix: &str) -> ExecError {
         {
             ExecError::execution(message, None, true)
         }
+        // The request's own temp_file_limit: running it again would only fail again.
+        c if *c == SqlState::CONFIGURATION_LIMIT_EXCEEDED => ExecError::execution(
+            &format!(
+                "{message}: the query needs more temporary disk space than one request may use"
+            ),
+            None,
+            false,
+        ),
         c if *c == SqlState::READ_ONLY_SQL_TRANSACTION => ExecError::PermissionDenied,
         c if *c == SqlState::INSUFFICIENT_PRIVILEGE => denied(message, prefix),
         c if *c == SqlState::INDETERMINATE_DATATYPE => ExecError::ParamType {

@@ -23,6 +23,7 @@ use sql_core::Policy;
 pub(crate) use claim::ClaimedWrite;
 
 use self::roles::Roles;
+pub(crate) use self::run::RequestLimits;
 use self::run::{Bounded, bounded, request_settings, statement};
 use self::tls::Tls;
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
@@ -43,6 +44,8 @@ pub(crate) struct PgOptions<'a> {
     pub(crate) connections: usize,
     /// CA certificates (PEM) to verify the server with under `sslmode=require`.
     pub(crate) ca_file: Option<&'a std::path::Path>,
+    /// What each request may use besides time.
+    pub(crate) limits: RequestLimits,
 }
 
 /// The PostgreSQL engine.
@@ -52,6 +55,7 @@ pub(crate) struct PgEngine {
     tls: Tls,
     policy: Arc<Policy>,
     roles: Roles,
+    limits: RequestLimits,
     slots: PluginSlots,
     retention: Duration,
     purge: PurgeSchedule,
@@ -108,6 +112,7 @@ impl PgEngine {
                 message: pool_error(&e),
             })?;
         let plugins = migrate::prepare(&mut conn, &target, migrations).await?;
+        check_limits(&mut conn, &options.limits, &target).await?;
         let roles = Roles::default();
         for plugin in &plugins {
             roles.insert(plugin);
@@ -117,6 +122,7 @@ impl PgEngine {
             tls,
             policy,
             roles,
+            limits: options.limits,
             slots: PluginSlots::new(connections),
             retention: DEFAULT_RETENTION,
             purge: PurgeSchedule::default(),
@@ -149,7 +155,7 @@ impl PgEngine {
         let read_only = !(job.writes && job.allow_write);
         let ran = {
             let work = async {
-                let settings = request_settings(&role, &job)?;
+                let settings = request_settings(&role, &job, &self.limits)?;
                 let tx = conn
                     .build_transaction()
                     .read_only(read_only)
@@ -188,7 +194,15 @@ impl PgEngine {
         let conn = self.connection(claim.deadline, timeout_ms).await?;
         let role = self.role(&conn, &claim.plugin, timeout_ms).await?;
         let purge = self.purge.due(Instant::now());
-        claim::claim(conn, claim, role, self.tls.clone(), self.retention, purge).await
+        claim::claim(
+            conn,
+            claim,
+            role,
+            (self.tls.clone(), self.limits),
+            self.retention,
+            purge,
+        )
+        .await
     }
 
     /// A pooled connection, waiting at most until `deadline`.
@@ -226,6 +240,36 @@ impl PgEngine {
             .for_plugin(conn, plugin)
             .await
             .map_err(|e| errors::map(&e, timeout_ms, plugin.table_prefix()))
+    }
+}
+
+/// Makes sure the handler's role may apply the request limits, so that start-up fails with
+/// the fix instead of every request failing.
+async fn check_limits(
+    conn: &mut deadpool_postgres::Client,
+    limits: &RequestLimits,
+    target: &str,
+) -> Result<(), OpenError> {
+    let failed = |message: String| OpenError::Postgres {
+        target: target.to_owned(),
+        message,
+    };
+    let tx = conn
+        .transaction()
+        .await
+        .map_err(|e| failed(migrate::describe(&e)))?;
+    match tx.batch_execute(&limits.settings()).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+            Err(failed(
+                "the handler's role may not set temp_file_limit, which bounds each request's \
+                 temporary files; as a superuser, run GRANT SET ON PARAMETER temp_file_limit TO \
+                 <the handler's role> (PostgreSQL 15 or later), connect as a superuser, or start \
+                 with --postgres-temp-file-limit=-1 to leave the server's own limit"
+                    .to_owned(),
+            ))
+        }
+        Err(e) => Err(failed(migrate::describe(&e))),
     }
 }
 

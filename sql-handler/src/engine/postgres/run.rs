@@ -62,12 +62,53 @@ pub(super) async fn bounded<T>(
     }
 }
 
-/// The settings every request's statement runs under: its plugin's role and a statement
-/// timeout at its deadline (so the server stops it even if the handler cannot).
+/// What one request may use on the server besides time: temporary disk space and memory
+/// per sort or hash step (the `--postgres-temp-file-limit` and `--postgres-work-mem`
+/// settings), so that one plugin's statement cannot fill the server's disk or memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestLimits {
+    /// `temp_file_limit` in kB; `None` leaves the server's own setting.
+    pub(crate) temp_file_limit_kb: Option<u64>,
+    /// `work_mem` in kB.
+    pub(crate) work_mem_kb: u64,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            temp_file_limit_kb: Some(256 * 1024),
+            work_mem_kb: 4096,
+        }
+    }
+}
+
+impl RequestLimits {
+    /// The `SET LOCAL` statements of the limits. They come before `SET LOCAL ROLE`:
+    /// `temp_file_limit` may only be set by a superuser or a role granted `SET` on it,
+    /// which the handler's role is and the plugin's role is not, so the plugin can never
+    /// change it back.
+    pub(super) fn settings(&self) -> String {
+        let mut sql = String::new();
+        if let Some(kb) = self.temp_file_limit_kb {
+            sql.push_str(&format!("SET LOCAL temp_file_limit = '{kb}kB'; "));
+        }
+        sql.push_str(&format!("SET LOCAL work_mem = '{}kB'", self.work_mem_kb));
+        sql
+    }
+}
+
+/// The settings every request's statement runs under: its resource limits, its plugin's
+/// role and a statement timeout at its deadline (so the server stops it even if the
+/// handler cannot).
 ///
 /// Sent as one simple-protocol batch: these are the handler's own fixed statements; the
-/// role name comes from a validated plugin name and is quoted.
-pub(super) fn request_settings(role: &str, job: &Job) -> Result<String, ExecError> {
+/// numbers are the handler's, and the role name comes from a validated plugin name and is
+/// quoted.
+pub(super) fn request_settings(
+    role: &str,
+    job: &Job,
+    limits: &RequestLimits,
+) -> Result<String, ExecError> {
     let remaining = job.deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
         return Err(ExecError::Timeout {
@@ -78,7 +119,8 @@ pub(super) fn request_settings(role: &str, job: &Job) -> Result<String, ExecErro
     // own timeout, a little later, is the backstop for a handler that died meanwhile.
     let ms = (remaining + STATEMENT_TIMEOUT_SLACK).as_millis();
     Ok(format!(
-        "SET LOCAL ROLE {}; SET LOCAL statement_timeout = {ms}",
+        "{}; SET LOCAL ROLE {}; SET LOCAL statement_timeout = {ms}",
+        limits.settings(),
         quoted(role)
     ))
 }

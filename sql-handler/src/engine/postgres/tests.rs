@@ -47,6 +47,7 @@ fn options(connections: usize) -> super::PgOptions<'static> {
     super::PgOptions {
         connections,
         ca_file: None,
+        limits: super::RequestLimits::default(),
     }
 }
 
@@ -514,6 +515,21 @@ async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
     write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
     write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
     let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    // Without the right to set temp_file_limit, start-up names the fix.
+    let err = PgEngine::open(&url, options(2), Arc::new(Policy::default()), &found)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("GRANT SET ON PARAMETER temp_file_limit"),
+        "{err}"
+    );
+    admin
+        .batch_execute(&format!(
+            "GRANT SET ON PARAMETER temp_file_limit TO {handler_role}"
+        ))
+        .await
+        .unwrap();
     let engine = PgEngine::open(&url, options(2), Arc::new(Policy::default()), &found)
         .await
         .unwrap();
@@ -524,6 +540,24 @@ async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
         ))
         .await
         .unwrap();
+    // The limits hold under the plugin's role, which cannot lift them.
+    let outcome2 = engine
+        .execute(job(
+            "SELECT current_setting('temp_file_limit') AS t",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows_json(outcome2), json!([{"t": "256MB"}]));
+    assert!(
+        engine
+            .execute(job(
+                "SELECT set_config('temp_file_limit', '-1', true)",
+                vec![],
+            ))
+            .await
+            .is_err()
+    );
     assert_eq!(rows_json(outcome), json!([{"n": 3}]));
     assert!(matches!(
         engine
@@ -531,6 +565,68 @@ async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
             .await,
         Err(ExecError::Denied(Denial::ForeignTable(_), _))
     ));
+}
+
+/// A set-returning function in FROM materialises its whole result before the first row:
+/// the request's temp_file_limit stops it long before its timeout, and the error is not
+/// transient (a retry would only fill the disk again). work_mem is the configured one.
+#[tokio::test]
+async fn temporary_files_and_memory_are_bounded_per_request() {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let limits = super::RequestLimits {
+        temp_file_limit_kb: Some(1024),
+        work_mem_kb: 64,
+    };
+    let engine = PgEngine::open(
+        db.url(),
+        super::PgOptions {
+            limits,
+            ..options(2)
+        },
+        Arc::new(Policy::default()),
+        &found,
+    )
+    .await
+    .unwrap();
+    let mut runaway = job("SELECT g FROM generate_series(1, 1e10) g", vec![]);
+    runaway.max_rows = 10;
+    let started = Instant::now();
+    let err = engine.execute(runaway).await.unwrap_err();
+    match &err {
+        ExecError::Execution {
+            message, transient, ..
+        } => {
+            assert!(message.contains("temp_file_limit"), "{message}");
+            assert!(!transient, "{err:?}");
+        }
+        other => panic!("expected the temp_file_limit error, got {other:?}"),
+    }
+    // 1 MB of temporary files is written in milliseconds; the timeout is ten seconds.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let outcome = engine
+        .execute(job(
+            "SELECT current_setting('temp_file_limit') AS t, current_setting('work_mem') AS w",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows_json(outcome), json!([{"t": "1MB", "w": "64kB"}]));
+    // The pool is fine afterwards.
+    let outcome = engine
+        .execute(job(
+            "SELECT count(*) AS n FROM analytics_db__events",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows_json(outcome), json!([{"n": 3}]));
 }
 
 /// Lock conflicts are reported as transient, so that the client may retry them.
@@ -629,11 +725,11 @@ async fn sslmode_require_uses_verified_tls() {
     write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
     let found = migrations::discover(&dir.path().join("migrations")).unwrap();
     let url = format!("{}?sslmode=require", cluster.url());
-    let options = super::PgOptions {
-        connections: 2,
+    let verified = super::PgOptions {
         ca_file: Some(&ca),
+        ..options(2)
     };
-    let engine = PgEngine::open(&url, options, Arc::new(Policy::default()), &found)
+    let engine = PgEngine::open(&url, verified, Arc::new(Policy::default()), &found)
         .await
         .unwrap();
     let outcome = engine
@@ -669,10 +765,7 @@ async fn sslmode_require_uses_verified_tls() {
     assert_cancel_stops_a_sleep(&client, &tls).await;
 
     // The system's roots do not know the throw-away CA.
-    let unverified = super::PgOptions {
-        connections: 2,
-        ca_file: None,
-    };
+    let unverified = options(2);
     let err = PgEngine::open(&url, unverified, Arc::new(Policy::default()), &found)
         .await
         .unwrap_err();
