@@ -264,3 +264,43 @@ async fn timeout_is_enforced_inside_the_database_and_the_handler_recovers() {
         assert_eq!(reply.rows, vec![json!({"n": 3})]);
     }
 }
+
+/// Own-table SQL that the engine reports in unusual ways is not refused: SQLite's JSON
+/// operators (functions named `->` and `->>` to its authorizer) and `FULL JOIN ... USING`
+/// of a subquery (whose alias SQLite reports as a table read).
+#[tokio::test]
+async fn json_operators_and_full_join_using_a_subquery_run() {
+    let env = TestEnv::start().await;
+    let json_sql = match backend() {
+        Backend::Sqlite => {
+            r#"SELECT '{"a":{"b":2}}' -> '$.a' AS a, '{"a":{"b":2}}' ->> '$.a.b' AS b"#
+        }
+        Backend::Postgres => {
+            r#"SELECT ('{"a":{"b":2}}'::jsonb -> 'a')::text AS a, '{"a":{"b":2}}'::jsonb #>> '{a,b}' AS b"#
+        }
+    };
+    let reply = env.ok("analytics-db", &json!({"query": json_sql})).await;
+    let a = reply.rows[0]["a"]
+        .as_str()
+        .unwrap_or_default()
+        .replace(' ', "");
+    assert_eq!(a, r#"{"b":2}"#);
+    assert!(
+        reply.rows[0]["b"] == json!(2) || reply.rows[0]["b"] == json!("2"),
+        "{reply:?}"
+    );
+    let reply = env
+        .ok(
+            "analytics-db",
+            &json!({"query": "SELECT count(*) AS n FROM (SELECT id FROM analytics_db__events) a \
+                              FULL JOIN analytics_db__events b USING (id)"}),
+        )
+        .await;
+    let all = env
+        .ok(
+            "analytics-db",
+            &json!({"query": "SELECT count(*) AS n FROM analytics_db__events"}),
+        )
+        .await;
+    assert_eq!(reply.rows, all.rows);
+}

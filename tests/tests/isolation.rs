@@ -67,6 +67,9 @@ async fn every_cross_plugin_class_is_refused() {
         "SELECT * FROM sqlite_schema".to_owned(),
         "SELECT * FROM temp.sqlite_master".to_owned(),
         "SELECT * FROM pragma_table_info('quote_db__quotes')".to_owned(),
+        "SELECT count(*) FROM pragma_table_info('quote_db__quotes')".to_owned(),
+        "SELECT count(*) FROM dbstat".to_owned(),
+        format!("SELECT * FROM (SELECT 1 AS id) a FULL JOIN {q} USING (id)"),
         "ATTACH DATABASE 'x.db' AS x".to_owned(),
         "PRAGMA table_info(quote_db__quotes)".to_owned(),
         // PostgreSQL's ways in: schema-qualified names, its catalogs, its file functions.

@@ -102,6 +102,9 @@ struct Outline {
     leading_keywords: String,
     /// Whether the first one begins like an allowed statement (`SELECT`, `WITH`, ...).
     starts_like_allowed: bool,
+    /// Whether it holds a row-locking clause (`FOR UPDATE`, `FOR NO KEY UPDATE`, ...),
+    /// some of which the parser does not know.
+    locks_rows: bool,
 }
 
 impl Outline {
@@ -132,7 +135,8 @@ impl Outline {
         Self {
             statement_count,
             leading_keywords: leading_keywords(&words),
-            starts_like_allowed: words.first().is_none_or(|w| is_allowed_start(w.keyword)),
+            starts_like_allowed: words.first().is_none_or(|w| is_allowed_start(w)),
+            locks_rows: locks_rows(tokens),
         }
     }
 
@@ -146,25 +150,60 @@ impl Outline {
             }
         } else if !self.starts_like_allowed {
             forbidden(&self.leading_keywords)
+        } else if self.locks_rows {
+            forbidden(LOCKING_READ)
         } else {
             parse_error(err)
         }
     }
 }
 
-fn is_allowed_start(keyword: Keyword) -> bool {
-    matches!(
-        keyword,
+/// The statement type of a read that locks rows, parsed or not.
+pub(super) const LOCKING_READ: &str = "SELECT FOR UPDATE";
+
+/// Statements of PostgreSQL or SQLite whose first word the parser has no keyword for: they
+/// are refused as what they are rather than as a typo.
+const UNPARSED_STATEMENT_WORDS: &[&str] = &["CHECKPOINT", "MOVE", "REASSIGN"];
+
+fn is_allowed_start(word: &Word) -> bool {
+    match word.keyword {
         Keyword::SELECT
-            | Keyword::WITH
-            | Keyword::VALUES
-            | Keyword::INSERT
-            | Keyword::REPLACE
-            | Keyword::UPDATE
-            | Keyword::DELETE
-            // Not a keyword at all: a typo such as `SELEC 1` is a parse error, not a kind.
-            | Keyword::NoKeyword
-    )
+        | Keyword::WITH
+        | Keyword::VALUES
+        | Keyword::INSERT
+        | Keyword::REPLACE
+        | Keyword::UPDATE
+        | Keyword::DELETE => true,
+        // Not a keyword at all: a typo such as `SELEC 1` is a parse error, not a kind.
+        Keyword::NoKeyword => !UNPARSED_STATEMENT_WORDS
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(&word.value)),
+        _ => false,
+    }
+}
+
+/// Whether `FOR` is followed by a row-lock strength: `UPDATE`, `SHARE`, `NO KEY UPDATE` or
+/// `KEY SHARE`. Elsewhere `FOR` is followed by a number (`substring(x FROM 1 FOR 2)`) or
+/// another word.
+fn locks_rows(tokens: &[TokenWithSpan]) -> bool {
+    let mut words = tokens.iter().filter_map(|t| match &t.token {
+        Token::Whitespace(_) => None,
+        Token::Word(word) if word.quote_style.is_none() => Some(Some(word.keyword)),
+        _ => Some(None),
+    });
+    let mut previous = None;
+    for word in words.by_ref() {
+        if previous == Some(Keyword::FOR)
+            && matches!(
+                word,
+                Some(Keyword::UPDATE | Keyword::SHARE | Keyword::NO | Keyword::KEY)
+            )
+        {
+            return true;
+        }
+        previous = word;
+    }
+    false
 }
 
 /// A short name for a refused statement from its first words: `DROP TABLE`, `PRAGMA`,

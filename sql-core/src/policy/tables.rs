@@ -326,7 +326,7 @@ impl Walker<'_> {
     /// protects nothing.
     fn check_query_clauses(&mut self, query: &Query) -> ControlFlow<()> {
         if !query.locks.is_empty() {
-            return self.forbid("SELECT FOR UPDATE");
+            return self.forbid(super::statement::LOCKING_READ);
         }
         if query.for_clause.is_some()
             || query.format_clause.is_some()

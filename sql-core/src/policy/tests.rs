@@ -324,6 +324,18 @@ fn statement_kinds() {
         (Pg, "DO $$ BEGIN END $$", Stmt("DO")),
         (Pg, "PREPARE p AS SELECT 1", Stmt("PREPARE")),
         (Pg, "SHOW search_path", Stmt("SHOW")),
+        // Statements the parser does not know are still named for what they are.
+        (Pg, "CHECKPOINT", Stmt("CHECKPOINT")),
+        (Pg, "REASSIGN OWNED BY sqlh_x TO sqlh_y", Stmt("REASSIGN")),
+        (Pg, "MOVE NEXT FROM c", Stmt("MOVE")),
+        (Pg, "SELECT * FROM analytics_db__events FOR NO KEY UPDATE", Stmt("SELECT FOR UPDATE")),
+        (Pg, "SELECT * FROM analytics_db__events FOR KEY SHARE", Stmt("SELECT FOR UPDATE")),
+        (Pg, "SELECT * FROM analytics_db__events FOR UPDATE", Stmt("SELECT FOR UPDATE")),
+        (Pg, "WITH a AS (SELECT 1) SELECT * FROM a FOR NO KEY UPDATE SKIP LOCKED", Stmt("SELECT FOR UPDATE")),
+        (Both, "SELEC 1", Parse),
+        (Pg, "SELECT substring(name FROM 1 FOR 2) FROM analytics_db__events", Allow(Select, &[EV], 0)),
+        // SQLite's JSON operators, which its engine reports as functions named after them.
+        (Lite, "SELECT data -> '$.a', data ->> '$.b' FROM analytics_db__events", Allow(Select, &[EV], 0)),
         (Pg, "MERGE INTO analytics_db__events t USING analytics_db__users s ON t.id = s.id WHEN MATCHED THEN DELETE", Stmt("MERGE")),
         // PostgreSQL type names: a relation's row type is a table reference, and the
         // object-identifier types are catalog lookups.

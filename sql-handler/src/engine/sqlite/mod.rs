@@ -51,8 +51,10 @@ pub(crate) struct SqliteEngine {
     purge: PurgeSchedule,
 }
 
-/// The names of the database's real tables and views, reloaded when SQLite's schema
-/// cookie changes (another process may migrate the same file).
+/// The names of the database's real tables and views and of its virtual-table modules
+/// (`json_each`, `dbstat`, ...), lower-cased, reloaded when SQLite's schema cookie changes
+/// (another process may migrate the same file). A name outside them is a CTE or a
+/// subquery alias.
 #[derive(Debug, Default)]
 struct SchemaNames {
     current: Mutex<(i64, Arc<HashSet<String>>)>,
@@ -63,8 +65,10 @@ impl SchemaNames {
         let version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if current.0 != version || current.1.is_empty() {
-            let mut stmt = conn
-                .prepare("SELECT lower(name) FROM sqlite_schema WHERE type IN ('table', 'view')")?;
+            let mut stmt = conn.prepare(
+                "SELECT lower(name) FROM sqlite_schema WHERE type IN ('table', 'view') \
+                 UNION SELECT lower(name) FROM pragma_module_list",
+            )?;
             let names = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<HashSet<_>>>()?;

@@ -711,3 +711,47 @@ async fn a_failed_claimed_write_is_undone_and_an_unrecorded_one_leaves_no_trace(
         Claimed::Fresh(_)
     ));
 }
+
+/// Own-table SQL that SQLite reports in unusual ways runs: its JSON operators are
+/// functions named `->` and `->>` to the authorizer, and `FULL JOIN ... USING` reads the
+/// columns of a subquery's or CTE's alias as if it were a table. Names that are virtual
+/// tables stay refused, with or without columns.
+#[tokio::test]
+async fn own_table_sql_is_not_refused_for_how_sqlite_reports_it() {
+    let f = fixture();
+    let allowed = [
+        (
+            "SELECT '{\"a\":1}' -> '$.a' AS x, '{\"a\":1}' ->> 'a' AS y",
+            json!([{"x": "1", "y": 1}]),
+        ),
+        (
+            "SELECT count(*) AS n FROM (SELECT id FROM analytics_db__events) a \
+             FULL JOIN analytics_db__events b USING (id)",
+            json!([{"n": 3}]),
+        ),
+        (
+            "WITH c AS (SELECT id FROM analytics_db__events WHERE n < 3) \
+             SELECT count(*) AS n FROM c FULL JOIN (SELECT id FROM analytics_db__events) b USING (id)",
+            json!([{"n": 3}]),
+        ),
+    ];
+    for (sql, expected) in allowed {
+        assert_eq!(rows(&f, sql, vec![]).await, expected, "{sql}");
+    }
+    for sql in [
+        "SELECT count(*) FROM dbstat",
+        "SELECT * FROM dbstat",
+        "SELECT count(*) FROM pragma_table_info('quote_db__quotes')",
+        "SELECT * FROM pragma_module_list",
+        "SELECT * FROM (SELECT id FROM analytics_db__events) a FULL JOIN quote_db__quotes q USING (id)",
+    ] {
+        let denied = denial(&f, sql).await;
+        assert!(
+            matches!(
+                denied,
+                Denial::ForeignTable(_) | Denial::SystemTable(_) | Denial::Action(_)
+            ),
+            "{sql}: {denied:?}"
+        );
+    }
+}
