@@ -120,7 +120,9 @@ pub struct Config {
     #[arg(long, env = "SQL_HANDLER_QUEUE_GROUP", default_value = DEFAULT_QUEUE_GROUP)]
     queue_group: String,
 
-    /// Most requests executed at once; beyond it requests get `OVERLOADED`.
+    /// Requests in flight shared out between plugins: each may have this many divided by
+    /// the number of plugins with requests in flight; beyond its share a plugin's
+    /// requests get `OVERLOADED` (at most twice this many in flight in all).
     #[arg(long, env = "SQL_HANDLER_MAX_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     max_concurrency: u32,
 

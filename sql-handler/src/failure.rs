@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use sql_core::wire::RequestError;
 use sql_core::{ErrorCode, PolicyError, RateLimited};
 
+use crate::admission::OverShare;
 use crate::engine::ExecError;
 
 /// Why a request got an error reply.
@@ -30,8 +31,11 @@ pub(crate) enum Failure {
     },
     #[error(transparent)]
     Exec(#[from] ExecError),
-    #[error("{}", if *.draining { "the handler is shutting down; retry" } else { "the handler is at its concurrency limit; retry" })]
-    Overloaded { draining: bool },
+    #[error(
+        "the plugin has {} requests in flight, its share of this handler's capacity; retry later",
+        .0.in_flight
+    )]
+    Overloaded(OverShare),
     #[error(
         "the plugin's limit of {} requests per {} s is spent; retry in {} ms",
         .0.limit.max(),
@@ -63,7 +67,7 @@ impl Failure {
             Self::ParamCount { .. } => ErrorCode::ParamCountMismatch,
             Self::ParamType { .. } => ErrorCode::ParamTypeError,
             Self::Exec(e) => e.code(),
-            Self::Overloaded { .. } => ErrorCode::Overloaded,
+            Self::Overloaded(_) => ErrorCode::Overloaded,
             Self::RateLimited(_) => ErrorCode::RateLimit,
         }
     }
@@ -102,8 +106,10 @@ impl Failure {
                 }
             }
             Self::Exec(e) => map = e.details(),
-            Self::Overloaded { .. } => {
+            Self::Overloaded(over) => {
                 map.insert("transient".into(), json!(true));
+                map.insert("in_flight".into(), json!(over.in_flight));
+                map.insert("share".into(), json!(over.share));
             }
             Self::RateLimited(refused) => {
                 map.insert("limit".into(), json!(refused.limit.max()));

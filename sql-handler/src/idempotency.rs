@@ -70,7 +70,7 @@ pub(crate) fn is_recorded(failure: &Failure) -> bool {
         | Failure::WriteNotAllowed
         | Failure::ParamCount { .. }
         | Failure::ParamType { .. } => true,
-        Failure::Overloaded { .. } | Failure::RateLimited(_) => false,
+        Failure::Overloaded(_) | Failure::RateLimited(_) => false,
         Failure::Exec(e) => match e {
             ExecError::Timeout { .. } | ExecError::Internal(_) => false,
             ExecError::Execution { transient, .. } => !transient,
@@ -153,7 +153,13 @@ mod tests {
             (exec(true), false),
             (Failure::Exec(ExecError::Timeout { timeout_ms: 100 }), false),
             (Failure::Exec(ExecError::Internal(String::new())), false),
-            (Failure::Overloaded { draining: false }, false),
+            (
+                Failure::Overloaded(crate::admission::OverShare {
+                    in_flight: 1,
+                    share: 1,
+                }),
+                false,
+            ),
             (
                 Failure::RateLimited(RateLimited {
                     limit: RateLimit::per_minute(1),

@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+mod admission;
 mod audit;
 mod config;
 mod config_file;

@@ -10,8 +10,9 @@ use async_nats::{HeaderMap, Message, Subscriber};
 use futures::StreamExt;
 use sql_core::Policy;
 use sql_core::wire::{self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, RequestError};
-use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
+
+use crate::admission::Admission;
 
 use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
 use crate::engine::postgres::{PgEngine, PgOptions, RequestLimits};
@@ -205,14 +206,14 @@ impl Handler {
     /// every request already received, stops the metrics endpoint (if any), and returns.
     pub async fn serve(mut self, shutdown: impl Future<Output = ()>) {
         let tracker = TaskTracker::new();
-        let permits = Arc::new(Semaphore::new(self.max_concurrency));
+        let admission = Admission::new(self.max_concurrency);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 message = self.subscriber.next() => match message {
-                    Some(message) => self.dispatch(message, &permits, &tracker),
+                    Some(message) => self.dispatch(message, &admission, &tracker),
                     None => break,
                 },
             }
@@ -221,7 +222,7 @@ impl Handler {
         // Drain: the server stops sending, and requests already on their way to us are
         // still delivered and answered.
         if self.subscriber.drain().await.is_ok() {
-            self.take_drained(&permits, &tracker).await;
+            self.take_drained(&admission, &tracker).await;
         }
         tracker.close();
         tracker.wait().await;
@@ -249,11 +250,11 @@ impl Handler {
 
     /// Dispatches the requests the subscription still delivers after `drain`, until the
     /// server confirms the unsubscribe, the connection is lost, or [`DRAIN_TIMEOUT`].
-    async fn take_drained(&mut self, permits: &Arc<Semaphore>, tracker: &TaskTracker) {
+    async fn take_drained(&mut self, admission: &Arc<Admission>, tracker: &TaskTracker) {
         let deadline = Instant::now() + DRAIN_TIMEOUT;
         loop {
             match tokio::time::timeout(Duration::from_millis(200), self.subscriber.next()).await {
-                Ok(Some(message)) => self.dispatch(message, permits, tracker),
+                Ok(Some(message)) => self.dispatch(message, admission, tracker),
                 Ok(None) => return,
                 Err(_) if !self.is_connected() => {
                     tracing::warn!("NATS connection lost while draining");
@@ -272,7 +273,7 @@ impl Handler {
         self.client.connection_state() == async_nats::connection::State::Connected
     }
 
-    fn dispatch(&self, message: Message, permits: &Arc<Semaphore>, tracker: &TaskTracker) {
+    fn dispatch(&self, message: Message, admission: &Arc<Admission>, tracker: &TaskTracker) {
         let received = Instant::now();
         let correlation_id = correlation_id(message.headers.as_ref());
         let idempotency_key = message
@@ -293,7 +294,11 @@ impl Handler {
         };
         let client = self.client.clone();
         let pipeline = Arc::clone(&self.pipeline);
-        match Arc::clone(permits).try_acquire_owned() {
+        // The share is the subject's plugin's; subjects that name none share one.
+        let sender = wire::plugin_from_subject(&self.pipeline.subject_prefix, &message.subject)
+            .map(|plugin| plugin.name().to_owned())
+            .unwrap_or_default();
+        match admission.admit(&sender) {
             Ok(permit) => {
                 tracker.spawn(async move {
                     let handled = pipeline
@@ -309,10 +314,10 @@ impl Handler {
                     send(&client, reply_to, &correlation_id, handled.body).await;
                 });
             }
-            Err(_) => {
+            Err(over) => {
                 let handled = pipeline.refuse(
                     &message.subject,
-                    &Failure::Overloaded { draining: false },
+                    &Failure::Overloaded(over),
                     &correlation_id,
                 );
                 tracker.spawn(async move {

@@ -18,6 +18,7 @@ use super::errors;
 use super::run::{Bounded, RequestLimits, bounded, request_settings, statement};
 use super::tls::Tls;
 use crate::engine::purge::unix_now;
+use crate::engine::slots::SlotPermit;
 use crate::engine::{Claim, Claimed, ExecError, Job, Outcome, Recorded, WriteSession};
 
 /// The savepoint around the plugin's statement: a failed statement is undone while the
@@ -76,7 +77,7 @@ impl ClaimedWrite {
 
 /// Opens the claim's transaction on `conn` and looks its key up.
 pub(super) async fn claim(
-    conn: deadpool_postgres::Object,
+    (conn, slot): (deadpool_postgres::Object, SlotPermit),
     claim: Claim,
     role: String,
     (tls, limits): (Tls, RequestLimits),
@@ -93,7 +94,11 @@ pub(super) async fn claim(
         retention,
         purge,
     };
-    tokio::spawn(serve(conn, task, claimed, steps, inbox));
+    tokio::spawn(async move {
+        serve(conn, task, claimed, steps, inbox).await;
+        // The plugin's share of the pool is back once the transaction has ended.
+        drop(slot);
+    });
     result.await.map_err(|_| lost())?
 }
 

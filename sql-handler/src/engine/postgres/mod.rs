@@ -1,5 +1,5 @@
-//! The PostgreSQL backend: a `deadpool-postgres` pool shared by all plugins (each limited
-//! to one connection fewer than the pool), and every request in its own transaction under
+//! The PostgreSQL backend: a `deadpool-postgres` pool shared fairly by all plugins
+//! (`crate::engine::slots`), and every request in its own transaction under
 //! its plugin's role, with a statement timeout at its deadline, read-only for reads, over
 //! the extended protocol only (PROTOCOL.md section 5).
 
@@ -27,7 +27,7 @@ pub(crate) use self::run::RequestLimits;
 use self::run::{Bounded, bounded, request_settings, statement};
 use self::tls::Tls;
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
-use crate::engine::slots::PluginSlots;
+use crate::engine::slots::FairSlots;
 use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
 use crate::migrations::Migration;
 
@@ -56,7 +56,8 @@ pub(crate) struct PgEngine {
     policy: Arc<Policy>,
     roles: Roles,
     limits: RequestLimits,
-    slots: PluginSlots,
+    /// Plugins' fair shares of the pool's connections (`crate::engine::slots`).
+    slots: Arc<FairSlots>,
     retention: Duration,
     purge: PurgeSchedule,
 }
@@ -123,7 +124,7 @@ impl PgEngine {
             policy,
             roles,
             limits: options.limits,
-            slots: PluginSlots::new(connections),
+            slots: FairSlots::with_default_reserve(connections),
             retention: DEFAULT_RETENTION,
             purge: PurgeSchedule::default(),
         })
@@ -145,8 +146,9 @@ impl PgEngine {
         let timeout_ms = job.timeout_ms;
         let _slot = self
             .slots
-            .acquire(job.plugin.name(), job.deadline, timeout_ms)
-            .await?;
+            .acquire(job.plugin.name(), job.deadline)
+            .await
+            .map_err(|_| ExecError::Timeout { timeout_ms })?;
         let mut conn = self.connection(job.deadline, timeout_ms).await?;
         let role = self.role(&conn, &job.plugin, timeout_ms).await?;
         let cancel = conn.cancel_token();
@@ -191,11 +193,17 @@ impl PgEngine {
     /// Looks up an idempotent write's key and, on first use, opens its transaction.
     pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
         let timeout_ms = claim.timeout_ms;
+        // The claim's transaction holds its slot until it ends, in the claim's task.
+        let slot = self
+            .slots
+            .acquire(claim.plugin.name(), claim.deadline)
+            .await
+            .map_err(|_| ExecError::Timeout { timeout_ms })?;
         let conn = self.connection(claim.deadline, timeout_ms).await?;
         let role = self.role(&conn, &claim.plugin, timeout_ms).await?;
         let purge = self.purge.due(Instant::now());
         claim::claim(
-            conn,
+            (conn, slot),
             claim,
             role,
             (self.tls.clone(), self.limits),

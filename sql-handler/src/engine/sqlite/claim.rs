@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sql_core::{ErrorCode, Policy};
 
 use super::pool::PooledConn;
-use super::{SchemaNames, Transaction, errors, idempotency, run};
+use super::{Answer, Fate, SchemaNames, Transaction, answer_by, errors, idempotency, run};
 use crate::engine::purge::unix_now;
 use crate::engine::{Claim, Claimed, ExecError, Job, Outcome, Recorded, WriteSession};
 
@@ -99,23 +99,38 @@ impl ClaimedWrite {
         let mut pooled = self.conn.take().ok_or_else(lost)?;
         let policy = Arc::clone(&self.policy);
         let schema = Arc::clone(&self.schema);
-        let (pooled, result) = tokio::task::spawn_blocking(move || {
+        let (deadline, timeout_ms) = (job.deadline, job.timeout_ms);
+        let task = tokio::task::spawn_blocking(move || {
             let result = run_in_savepoint(pooled.conn(), &job, policy, &schema);
-            (pooled, result)
-        })
-        .await
-        .map_err(|e| ExecError::Internal(format!("execution task failed: {e}")))?;
-        self.conn = Some(pooled);
-        result
+            Ok((pooled, result))
+        });
+        // Nothing commits here (the record and the write commit in `finish`), so a stuck
+        // statement can always be given up: its task rolls back when it ends.
+        match answer_by(task, deadline, &Fate::default()).await {
+            Answer::Finished(Ok((pooled, result))) => {
+                self.conn = Some(pooled);
+                result
+            }
+            Answer::Finished(Err(e)) => Err(e),
+            Answer::Stuck => {
+                tracing::warn!(
+                    timeout_ms,
+                    "an idempotent write ran past its deadline inside one SQLite step; \
+                     answered TIMEOUT, and it rolls back at its next step"
+                );
+                Err(ExecError::Timeout { timeout_ms })
+            }
+        }
     }
 
     /// Records `reply` (when given) and commits; without a reply, rolls everything back.
     pub(crate) async fn finish(mut self, reply: Option<Recorded>) -> Result<(), ExecError> {
-        let mut pooled = self.conn.take().ok_or_else(lost)?;
         let Some(reply) = reply else {
-            // Dropping the connection rolls back the open transaction.
+            // Dropping the connection rolls back the open transaction; a statement given up
+            // in `execute` still holds it, and rolls back when it ends.
             return Ok(());
         };
+        let mut pooled = self.conn.take().ok_or_else(lost)?;
         let timeout_ms = self.timeout_ms;
         tokio::task::spawn_blocking(move || {
             let conn = pooled.conn();

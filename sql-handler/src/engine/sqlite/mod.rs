@@ -14,6 +14,7 @@ mod tests;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,9 +26,9 @@ use sql_core::wire::RowFormat;
 pub(crate) use claim::ClaimedWrite;
 pub(crate) use guard::{Guard, GuardMode};
 
-use self::pool::ConnPool;
+use self::pool::{ConnPool, PoolError};
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
-use crate::engine::slots::PluginSlots;
+use crate::engine::slots::FairSlots;
 use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
 use crate::migrations::Migration;
 use crate::rows::{Flow, RowSink};
@@ -35,6 +36,10 @@ use crate::rows::{Flow, RowSink};
 /// How often, in SQLite virtual-machine steps, a running statement checks its deadline.
 /// About a few microseconds of work: a timed-out query stops well within 100 ms.
 const DEADLINE_CHECK_STEPS: i32 = 1000;
+/// How long past its deadline a statement may run before its request is answered anyway
+/// (PROTOCOL.md section 6 allows 100 ms): only a statement stuck inside one SQLite step
+/// gets there.
+const ANSWER_WITHIN: Duration = Duration::from_millis(50);
 /// Largest string or blob a statement may build, so that one function call cannot run
 /// for seconds between deadline checks.
 const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
@@ -46,7 +51,6 @@ pub(crate) struct SqliteEngine {
     readers: Arc<ConnPool>,
     policy: Arc<Policy>,
     schema: Arc<SchemaNames>,
-    read_slots: PluginSlots,
     retention: Duration,
     purge: PurgeSchedule,
 }
@@ -110,24 +114,30 @@ impl SqliteEngine {
         migrate::apply(&mut writer, &policy, &schema, migrations)?;
         idempotency::create(&writer).map_err(sqlite_err)?;
 
-        let read_slots = PluginSlots::new(readers.max(1));
-        let readers = (0..readers.max(1))
-            .map(|_| {
-                let conn = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                configure(&conn)?;
-                Ok(conn)
-            })
+        let readers = readers.max(1);
+        let reader_path = path.to_owned();
+        let open_reader = move || {
+            let conn = Connection::open_with_flags(
+                &reader_path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&conn)?;
+            Ok(conn)
+        };
+        let reader_conns = (0..readers)
+            .map(|_| open_reader())
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sqlite_err)?;
         Ok(Self {
-            writer: ConnPool::new(vec![writer]),
-            readers: ConnPool::new(readers),
+            // One writer: plugins take turns at it.
+            writer: ConnPool::new(vec![writer], FairSlots::new(1, 0), None),
+            readers: ConnPool::new(
+                reader_conns,
+                FairSlots::with_default_reserve(readers),
+                Some(Box::new(open_reader)),
+            ),
             policy,
             schema,
-            read_slots,
             retention: DEFAULT_RETENTION,
             purge: PurgeSchedule::default(),
         })
@@ -137,35 +147,51 @@ impl SqliteEngine {
         &self.policy
     }
 
-    /// Runs `job` on a pooled connection in the blocking thread pool.
+    /// Runs `job` on a pooled connection in the blocking thread pool, answering by its
+    /// deadline (plus [`ANSWER_WITHIN`]) whatever the statement does.
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
         let timeout_ms = job.timeout_ms;
-        let _read_slot = if job.writes {
-            None
-        } else {
-            Some(
-                self.read_slots
-                    .acquire(job.plugin.name(), job.deadline, timeout_ms)
-                    .await?,
-            )
-        };
+        let deadline = job.deadline;
         let pool = if job.writes {
             &self.writer
         } else {
             &self.readers
         };
         let conn = pool
-            .acquire(job.deadline)
+            .acquire(job.plugin.name(), deadline)
             .await
-            .map_err(|_| ExecError::Timeout { timeout_ms })?;
+            .map_err(|e| pool_error(e, timeout_ms))?;
+        let detacher = conn.detacher();
+        let fate = Fate::default();
+        let task_fate = fate.clone();
         let policy = Arc::clone(&self.policy);
         let schema = Arc::clone(&self.schema);
-        tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let mut conn = conn;
-            run(conn.conn(), &job, policy, &schema, Transaction::Own)
-        })
-        .await
-        .map_err(|e| ExecError::Internal(format!("execution task failed: {e}")))?
+            run(
+                conn.conn(),
+                &job,
+                policy,
+                &schema,
+                Transaction::Own(&task_fate),
+            )
+        });
+        let ran = answer_by(task, deadline, &fate).await;
+        match ran {
+            Answer::Finished(result) => result,
+            Answer::Stuck => {
+                // Its slot goes back to the readers if the bounds allow; a write keeps the
+                // writer, whose lock the stuck statement holds anyway.
+                let detached = detacher.detach();
+                tracing::warn!(
+                    timeout_ms,
+                    detached,
+                    "a statement ran past its deadline inside one SQLite step; answered \
+                     TIMEOUT, and it stops at its next step"
+                );
+                Err(ExecError::Timeout { timeout_ms })
+            }
+        }
     }
 
     /// Takes the writer for an idempotent write: looks up `claim`'s key inside a write
@@ -176,14 +202,11 @@ impl SqliteEngine {
     /// duplicate wait and then find the record instead of applying the write again; on a
     /// file shared by several handlers, `BEGIN IMMEDIATE` does the same across processes.
     pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
-        let timeout = ExecError::Timeout {
-            timeout_ms: claim.timeout_ms,
-        };
         let conn = self
             .writer
-            .acquire(claim.deadline)
+            .acquire(claim.plugin.name(), claim.deadline)
             .await
-            .map_err(|_| timeout)?;
+            .map_err(|e| pool_error(e, claim.timeout_ms))?;
         let purge = self.purge.due(Instant::now());
         let session = ClaimedWrite::new(
             conn,
@@ -204,10 +227,17 @@ impl SqliteEngine {
         self
     }
 
+    /// The reader connections, for tests that change them (`for_each_idle` needs them
+    /// idle, as they are between requests).
+    #[cfg(test)]
+    pub(crate) fn readers(&self) -> &ConnPool {
+        &self.readers
+    }
+
     #[cfg(test)]
     pub(crate) async fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
         let far = Instant::now() + Duration::from_secs(30);
-        let Ok(mut conn) = self.writer.acquire(far).await else {
+        let Ok(mut conn) = self.writer.acquire("(test)", far).await else {
             unreachable!("the writer is free in tests")
         };
         f(conn.conn())
@@ -227,11 +257,80 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A connection could not be had: the deadline passed, or a replacement failed to open.
+fn pool_error(e: PoolError, timeout_ms: u32) -> ExecError {
+    match e {
+        PoolError::Timeout => ExecError::Timeout { timeout_ms },
+        PoolError::Open(e) => ExecError::Internal(format!("cannot open a connection: {e}")),
+    }
+}
+
+/// What [`answer_by`] saw.
+enum Answer<T> {
+    /// The statement ended (or was stopped) in time, or was committing.
+    Finished(T),
+    /// It is still inside one step past the deadline; it was given up.
+    Stuck,
+}
+
+/// Waits for `task` until `deadline` plus [`ANSWER_WITHIN`]; then gives it up, unless it
+/// already began to commit, whose outcome must be told as it is.
+async fn answer_by<T>(
+    task: tokio::task::JoinHandle<Result<T, ExecError>>,
+    deadline: Instant,
+    fate: &Fate,
+) -> Answer<Result<T, ExecError>> {
+    let joined = |r: Result<Result<T, ExecError>, tokio::task::JoinError>| {
+        r.map_err(|e| ExecError::Internal(format!("execution task failed: {e}")))
+            .and_then(|result| result)
+    };
+    tokio::pin!(task);
+    match tokio::time::timeout_at((deadline + ANSWER_WITHIN).into(), &mut task).await {
+        Ok(result) => Answer::Finished(joined(result)),
+        Err(_) if fate.abandon() => Answer::Stuck,
+        // A commit takes one sync: waiting for it keeps the reply true.
+        Err(_) => Answer::Finished(joined(task.await)),
+    }
+}
+
+/// Whether a request that runs its own write may still commit: whichever of the two
+/// sides decides first wins, so a request answered `TIMEOUT` never commits afterwards
+/// and one that committed is never answered `TIMEOUT`.
+#[derive(Debug, Clone, Default)]
+struct Fate(Arc<AtomicU8>);
+
+impl Fate {
+    const RUNNING: u8 = 0;
+    const ABANDONED: u8 = 1;
+    const COMMITTING: u8 = 2;
+
+    /// The waiting side gives up; false when the statement is already committing.
+    fn abandon(&self) -> bool {
+        self.decide(Self::ABANDONED)
+    }
+
+    /// The running side is about to commit; false when it was given up.
+    fn commit(&self) -> bool {
+        self.decide(Self::COMMITTING)
+    }
+
+    fn decide(&self, to: u8) -> bool {
+        match self
+            .0
+            .compare_exchange(Self::RUNNING, to, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(current) => current == to,
+        }
+    }
+}
+
 /// Who owns the transaction a write runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transaction {
-    /// The statement's own: `BEGIN IMMEDIATE` before a write, `COMMIT` after.
-    Own,
+#[derive(Debug, Clone, Copy)]
+enum Transaction<'a> {
+    /// The statement's own: `BEGIN IMMEDIATE` before a write, `COMMIT` after, unless its
+    /// request was given up by then.
+    Own(&'a Fate),
     /// The caller's, already open (an idempotent write commits with its record).
     Caller,
 }
@@ -241,7 +340,7 @@ fn run(
     job: &Job,
     policy: Arc<Policy>,
     schema: &SchemaNames,
-    transaction: Transaction,
+    transaction: Transaction<'_>,
 ) -> Result<Outcome, ExecError> {
     let deadline = job.deadline;
     let remaining = deadline.saturating_duration_since(Instant::now());
@@ -279,14 +378,17 @@ fn run_guarded(
     conn: &mut Connection,
     job: &Job,
     guard: &Guard,
-    transaction: Transaction,
+    transaction: Transaction<'_>,
 ) -> Result<(RowSink, u64), ExecError> {
-    let own = job.writes && transaction == Transaction::Own;
+    let own = match transaction {
+        Transaction::Own(fate) if job.writes => Some(fate),
+        _ => None,
+    };
     let map = |e: &rusqlite::Error| match guard.denial() {
         Some(denial) => ExecError::Denied(denial, guard.plugin().table_prefix().to_owned()),
         None => errors::map(e, job.timeout_ms),
     };
-    if own {
+    if own.is_some() {
         // IMMEDIATE takes the write lock now, so a busy database fails here rather than
         // half-way through a batch.
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| map(&e))?;
@@ -343,7 +445,13 @@ fn run_guarded(
     }
     drop(stmt);
     Guard::uninstall(conn).map_err(|e| map(&e))?;
-    if own {
+    if let Some(fate) = own {
+        if !fate.commit() {
+            // Answered TIMEOUT already: the connection's return to the pool rolls back.
+            return Err(ExecError::Timeout {
+                timeout_ms: job.timeout_ms,
+            });
+        }
         conn.execute_batch("COMMIT").map_err(|e| map(&e))?;
     }
     if !writes {

@@ -1,65 +1,171 @@
-//! A fixed set of SQLite connections handed out one request at a time.
+//! A fixed number of SQLite connections of one kind (the writer, or the readers), shared
+//! fairly between plugins (`crate::engine::slots`).
+//!
+//! A statement stuck past its deadline inside one SQLite step cannot be stopped until
+//! that step ends. Its request is answered anyway, and its connection can be *detached*:
+//! the slot goes back to the pool at once, a fresh connection takes the stuck one's place
+//! when needed, and the stuck one is closed when its statement finally stops. Detached
+//! connections are bounded: one per plugin and as many as the pool has slots, so a plugin
+//! cannot tie up more than its share plus one connection and one thread this way.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use rusqlite::Connection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Connections of one kind (the writer, or the readers).
-#[derive(Debug)]
+use crate::engine::slots::{FairSlots, SlotPermit, SlotTimeout};
+
+/// Detached connections one plugin may have at a time.
+const DETACHED_PER_PLUGIN: usize = 1;
+
+/// Opens one more connection of the pool's kind.
+pub(crate) type Opener = Box<dyn Fn() -> rusqlite::Result<Connection> + Send + Sync>;
+
+/// Connections of one kind.
 pub(crate) struct ConnPool {
     idle: Mutex<Vec<Connection>>,
-    permits: Arc<Semaphore>,
+    slots: Arc<FairSlots>,
+    /// Makes the replacement of a detached connection; `None` for the writer, whose
+    /// connections are never detached (a stuck write holds the write lock anyway).
+    open: Option<Opener>,
+    max_detached: usize,
+    detached: Mutex<HashMap<String, usize>>,
 }
 
-/// The deadline passed while waiting for a connection.
+impl std::fmt::Debug for ConnPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnPool")
+            .field("slots", &self.slots)
+            .field("max_detached", &self.max_detached)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why no connection was handed out.
 #[derive(Debug)]
-pub(crate) struct PoolTimeout;
+pub(crate) enum PoolError {
+    /// The deadline passed first.
+    Timeout,
+    /// A replacement connection could not be opened.
+    Open(rusqlite::Error),
+}
+
+impl From<SlotTimeout> for PoolError {
+    fn from(_: SlotTimeout) -> Self {
+        Self::Timeout
+    }
+}
 
 impl ConnPool {
-    pub(crate) fn new(conns: Vec<Connection>) -> Arc<Self> {
+    /// A pool of `conns`, with `slots` deciding who gets one; `open` makes replacements
+    /// for detached connections (without it, none is ever detached).
+    pub(crate) fn new(
+        conns: Vec<Connection>,
+        slots: Arc<FairSlots>,
+        open: Option<Opener>,
+    ) -> Arc<Self> {
+        let max_detached = if open.is_some() { conns.len() } else { 0 };
         Arc::new(Self {
-            permits: Arc::new(Semaphore::new(conns.len())),
             idle: Mutex::new(conns),
+            slots,
+            open,
+            max_detached,
+            detached: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Waits for a free connection until `deadline`.
+    /// Waits for `plugin`'s turn at a connection until `deadline`.
     pub(crate) async fn acquire(
         self: &Arc<Self>,
+        plugin: &str,
         deadline: Instant,
-    ) -> Result<PooledConn, PoolTimeout> {
-        let permit =
-            tokio::time::timeout_at(deadline.into(), Arc::clone(&self.permits).acquire_owned())
-                .await
-                .map_err(|_| PoolTimeout)?
-                // The semaphore is never closed.
-                .map_err(|_| PoolTimeout)?;
-        let conn = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        // A permit guarantees an idle connection: permits and connections are returned
-        // together in `PooledConn::drop`.
-        let conn = conn.ok_or(PoolTimeout)?;
+    ) -> Result<PooledConn, PoolError> {
+        let permit = self.slots.acquire(plugin, deadline).await?;
+        let idle = lock(&self.idle).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            // Only after a detach: there are as many connections as slots otherwise, and
+            // a slot is always given back together with its connection.
+            // Opening a file SQLite already has open takes well under a millisecond, and it
+            // happens only after a detach: done in place.
+            None => match &self.open {
+                Some(open) => open().map_err(PoolError::Open)?,
+                None => return Err(PoolError::Timeout),
+            },
+        };
+        let shared = Arc::new(Shared {
+            permit: Mutex::new(Some(permit)),
+            detached_for: Mutex::new(None),
+        });
         Ok(PooledConn {
             conn: Some(conn),
             pool: Arc::clone(self),
-            _permit: permit,
+            shared,
         })
+    }
+
+    /// Runs `f` on every idle connection.
+    #[cfg(test)]
+    pub(crate) fn for_each_idle(&self, f: impl Fn(&Connection)) {
+        lock(&self.idle).iter().for_each(f);
+    }
+
+    /// Detached connections whose statement has not ended yet.
+    #[cfg(test)]
+    pub(crate) fn detached(&self) -> usize {
+        lock(&self.detached).values().sum()
+    }
+
+    /// Counts a detached connection of `plugin` if the bounds allow one more.
+    fn try_detach(&self, plugin: &str) -> bool {
+        let mut detached = lock(&self.detached);
+        let total: usize = detached.values().sum();
+        let mine = detached.get(plugin).copied().unwrap_or(0);
+        if total >= self.max_detached || mine >= DETACHED_PER_PLUGIN {
+            return false;
+        }
+        *detached.entry(plugin.to_owned()).or_insert(0) += 1;
+        true
+    }
+
+    fn end_detached(&self, plugin: &str) {
+        let mut detached = lock(&self.detached);
+        if let Some(count) = detached.get_mut(plugin) {
+            *count -= 1;
+            if *count == 0 {
+                detached.remove(plugin);
+            }
+        }
     }
 }
 
-/// A connection on loan; it goes back to its pool when dropped, with any transaction the
-/// request left open rolled back.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a connection on loan shares with its [`Detacher`].
 #[derive(Debug)]
+struct Shared {
+    permit: Mutex<Option<SlotPermit>>,
+    /// The plugin whose detached connection this is, once detached.
+    detached_for: Mutex<Option<String>>,
+}
+
+/// A connection on loan; it goes back to its pool when dropped, with any transaction the
+/// request left open rolled back (or is closed, if it was detached).
 pub(crate) struct PooledConn {
     conn: Option<Connection>,
     pool: Arc<ConnPool>,
-    // Dropped after `drop` has put the connection back, so a waiter always finds one.
-    _permit: OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PooledConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledConn")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PooledConn {
@@ -72,20 +178,57 @@ impl PooledConn {
             .as_mut()
             .expect("connection is only taken in drop")
     }
+
+    /// A handle that can detach this connection from another task while it is busy.
+    pub(crate) fn detacher(&self) -> Detacher {
+        Detacher {
+            pool: Arc::clone(&self.pool),
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 impl Drop for PooledConn {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if !conn.is_autocommit() {
-                // Best effort: a failed rollback leaves SQLite to roll back on the next BEGIN.
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            self.pool
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
+        let Some(conn) = self.conn.take() else { return };
+        let permit = lock(&self.shared.permit).take();
+        if let Some(plugin) = lock(&self.shared.detached_for).take() {
+            // Its slot went back when it was detached, and a replacement may exist.
+            drop(conn);
+            self.pool.end_detached(&plugin);
+            return;
         }
+        if !conn.is_autocommit() {
+            // Best effort: a failed rollback leaves SQLite to roll back on the next BEGIN.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        lock(&self.pool.idle).push(conn);
+        // After the connection is back, so the next holder of the slot finds one idle.
+        drop(permit);
+    }
+}
+
+/// Detaches a busy connection; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct Detacher {
+    pool: Arc<ConnPool>,
+    shared: Arc<Shared>,
+}
+
+impl Detacher {
+    /// Gives the connection's slot back now and closes the connection when its statement
+    /// ends, if the bounds allow another detached connection for its plugin; else the
+    /// connection keeps its slot until then. Returns whether it was detached.
+    pub(crate) fn detach(self) -> bool {
+        let mut permit = lock(&self.shared.permit);
+        let Some(plugin) = permit.as_ref().map(|p| p.plugin().to_owned()) else {
+            return false;
+        };
+        if !self.pool.try_detach(&plugin) {
+            return false;
+        }
+        *lock(&self.shared.detached_for) = Some(plugin);
+        drop(permit.take());
+        true
     }
 }

@@ -355,6 +355,137 @@ async fn a_runaway_query_times_out_near_the_deadline_and_the_connection_recovers
     }
 }
 
+/// A function that sleeps inside one SQLite step, where no deadline check can reach it:
+/// the stand-in for any built-in call that runs long on its own.
+fn install_sleep(conn: &rusqlite::Connection) {
+    conn.create_scalar_function(
+        "test_sleep_ms",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+        |ctx| {
+            let ms: i64 = ctx.get(0)?;
+            std::thread::sleep(Duration::from_millis(ms.unsigned_abs()));
+            Ok(ms)
+        },
+    )
+    .unwrap();
+}
+
+/// An engine whose connections have `test_sleep_ms` (allowed by its policy).
+async fn fixture_with_sleep(readers: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "analytics-db", "001_init.sql", SCHEMA);
+    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let engine = SqliteEngine::open(
+        &dir.path().join("test.db"),
+        readers,
+        Arc::new(Policy::default().with_functions(["test_sleep_ms"])),
+        &found,
+    )
+    .unwrap();
+    engine.readers().for_each_idle(install_sleep);
+    engine.with_writer(|conn| install_sleep(conn)).await;
+    Fixture { _dir: dir, engine }
+}
+
+fn timed(sql: &str, timeout_ms: u32) -> Job {
+    let mut j = job(sql, vec![]);
+    j.timeout_ms = timeout_ms;
+    j.deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
+    j
+}
+
+/// A statement stuck inside one step is answered TIMEOUT by its deadline all the same, and
+/// its reader's slot goes back at once (a fresh connection stands in for the stuck one), so
+/// other requests do not wait for it. One plugin gets one such detached connection; a
+/// second stuck statement of the same plugin keeps its slot until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_stuck_in_one_step_is_answered_and_gives_its_reader_back() {
+    let f = fixture_with_sleep(2).await;
+    let started = Instant::now();
+    let stuck = timed("SELECT test_sleep_ms(1500) AS s", 200);
+    let deadline = stuck.deadline;
+    let result = run(&f, stuck).await;
+    let late = Instant::now().saturating_duration_since(deadline);
+    assert!(
+        matches!(result, Err(ExecError::Timeout { timeout_ms: 200 })),
+        "{result:?}"
+    );
+    assert!(
+        late < Duration::from_millis(300),
+        "answered {late:?} after the deadline"
+    );
+    assert_eq!(f.engine.readers().detached(), 1);
+    // Both readers serve others while the stuck statement sleeps on.
+    let (a, b) = tokio::join!(
+        rows(&f, "SELECT count(*) AS n FROM analytics_db__events", vec![]),
+        rows(&f, "SELECT count(*) AS n FROM analytics_db__events", vec![]),
+    );
+    assert_eq!((a.clone(), b), (json!([{"n": 3}]), json!([{"n": 3}])));
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    // The same plugin's second stuck statement is answered too, but keeps its slot.
+    let second = timed("SELECT test_sleep_ms(600) AS s", 150);
+    let deadline = second.deadline;
+    let result = run(&f, second).await;
+    assert!(
+        matches!(result, Err(ExecError::Timeout { .. })),
+        "{result:?}"
+    );
+    assert!(Instant::now().saturating_duration_since(deadline) < Duration::from_millis(300));
+    assert_eq!(f.engine.readers().detached(), 1);
+    // When the statements end, the detached connection is closed and the pool is whole.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert_eq!(f.engine.readers().detached(), 0);
+    for _ in 0..4 {
+        assert_eq!(
+            rows(&f, "SELECT 1 AS one", vec![]).await,
+            json!([{"one": 1}])
+        );
+    }
+}
+
+/// A write stuck inside one step is answered TIMEOUT by its deadline, and then never
+/// commits, though its statement goes on to finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_write_answered_timeout_never_commits() {
+    let f = fixture_with_sleep(2).await;
+    let stuck = timed(
+        "INSERT INTO analytics_db__events (name, n) VALUES ('late', test_sleep_ms(700))",
+        150,
+    );
+    let deadline = stuck.deadline;
+    let result = run(&f, stuck).await;
+    assert!(
+        matches!(result, Err(ExecError::Timeout { .. })),
+        "{result:?}"
+    );
+    assert!(Instant::now().saturating_duration_since(deadline) < Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        rows(
+            &f,
+            "SELECT count(*) AS n FROM analytics_db__events WHERE name = 'late'",
+            vec![]
+        )
+        .await,
+        json!([{"n": 0}])
+    );
+    // The writer is free again.
+    let ok = run(
+        &f,
+        job(
+            "INSERT INTO analytics_db__events (name) VALUES ('after')",
+            vec![],
+        ),
+    )
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
 #[tokio::test]
 async fn batch_is_all_or_nothing() {
     let f = fixture();
