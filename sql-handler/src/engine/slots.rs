@@ -11,6 +11,13 @@
 //! - a plugin's statements are served in the order they came.
 //!
 //! Waiting is bounded by each request's deadline.
+//!
+//! A statement that cannot be stopped at its deadline (stuck inside one step of SQLite,
+//! or a PostgreSQL backend that does not answer the cancel request) is answered anyway,
+//! and its slot can be *detached*: given back at once while the statement runs on, with
+//! a fresh connection standing in for the stuck one. Detached slots are bounded: one per
+//! plugin, and as many as there are slots, so a plugin can tie up at most its share plus
+//! one connection this way; beyond that a stuck statement keeps its slot until it ends.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -22,10 +29,14 @@ use tokio::sync::oneshot;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SlotTimeout;
 
+/// Detached slots one plugin may have at a time.
+const DETACHED_PER_PLUGIN: usize = 1;
+
 /// Slots of one set of connections.
 #[derive(Debug)]
 pub(crate) struct FairSlots {
     reserve: usize,
+    max_detached: usize,
     state: Mutex<State>,
 }
 
@@ -36,6 +47,8 @@ struct State {
     plugins: HashMap<String, PluginState>,
     /// Order of arrival of waiters, and of grants (for taking turns).
     clock: u64,
+    /// Detached slots by plugin.
+    detached: HashMap<String, usize>,
 }
 
 #[derive(Debug, Default)]
@@ -57,10 +70,12 @@ impl FairSlots {
     pub(crate) fn new(slots: usize, reserve: usize) -> Arc<Self> {
         Arc::new(Self {
             reserve: reserve.min(slots.saturating_sub(1)),
+            max_detached: slots,
             state: Mutex::new(State {
                 free: slots,
                 plugins: HashMap::new(),
                 clock: 0,
+                detached: HashMap::new(),
             }),
         })
     }
@@ -116,6 +131,12 @@ impl FairSlots {
     #[cfg(test)]
     pub(crate) fn held(&self, plugin: &str) -> usize {
         self.lock().plugins.get(plugin).map_or(0, |p| p.held)
+    }
+
+    /// Detached slots whose statement has not ended yet.
+    #[cfg(test)]
+    pub(crate) fn detached(&self) -> usize {
+        self.lock().detached.values().sum()
     }
 
     fn permit(self: &Arc<Self>, plugin: &str) -> SlotPermit {
@@ -242,8 +263,54 @@ pub(crate) struct SlotPermit {
 
 impl SlotPermit {
     /// The plugin the slot is held for.
+    #[cfg(test)]
     pub(crate) fn plugin(&self) -> &str {
         &self.plugin
+    }
+
+    /// Gives the slot back now for a statement that runs on past its answer, if the
+    /// bounds allow another detached slot for its plugin (see the module documentation);
+    /// the returned guard counts against them until the statement ends. Otherwise the
+    /// permit comes back, to be held until then.
+    pub(crate) fn detach(mut self) -> Result<DetachedSlot, SlotPermit> {
+        let Some(slots) = self.slots.take() else {
+            return Err(self);
+        };
+        {
+            let mut state = slots.lock();
+            let total: usize = state.detached.values().sum();
+            let mine = state.detached.get(&self.plugin).copied().unwrap_or(0);
+            if total >= slots.max_detached || mine >= DETACHED_PER_PLUGIN {
+                drop(state);
+                self.slots = Some(slots);
+                return Err(self);
+            }
+            *state.detached.entry(self.plugin.clone()).or_insert(0) += 1;
+        }
+        slots.release(&self.plugin);
+        Ok(DetachedSlot {
+            slots,
+            plugin: std::mem::take(&mut self.plugin),
+        })
+    }
+}
+
+/// A detached slot's place in the bounds, until its statement ends.
+#[derive(Debug)]
+pub(crate) struct DetachedSlot {
+    slots: Arc<FairSlots>,
+    plugin: String,
+}
+
+impl Drop for DetachedSlot {
+    fn drop(&mut self) {
+        let mut state = self.slots.lock();
+        if let Some(count) = state.detached.get_mut(&self.plugin) {
+            *count -= 1;
+            if *count == 0 {
+                state.detached.remove(&self.plugin);
+            }
+        }
     }
 }
 
@@ -355,6 +422,27 @@ mod tests {
         let order = order.lock().unwrap().clone();
         // b and c never wait behind all of a's queue.
         assert_eq!(order, ["b", "c", "a", "b", "a", "a"]);
+    }
+
+    #[tokio::test]
+    async fn detached_slots_go_back_at_once_within_their_bounds() {
+        let slots = FairSlots::new(2, 0);
+        let first = slots.acquire("a", soon()).await.unwrap();
+        let second = slots.acquire("a", soon()).await.unwrap();
+        let detached = first.detach().unwrap();
+        assert_eq!(slots.held("a"), 1);
+        assert_eq!(slots.detached(), 1);
+        // One detached slot per plugin: the second stays held.
+        let second = second.detach().unwrap_err();
+        assert_eq!(slots.held("a"), 1);
+        let b = slots.acquire("b", soon()).await.unwrap();
+        let b_detached = b.detach().unwrap();
+        // As many detached as slots in all.
+        let c = slots.acquire("c", soon()).await.unwrap();
+        assert!(c.detach().is_err());
+        drop((detached, b_detached, second));
+        assert_eq!(slots.detached(), 0);
+        assert_eq!(slots.lock().free, 2);
     }
 
     #[tokio::test]

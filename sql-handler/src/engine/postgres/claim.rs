@@ -15,7 +15,7 @@ use sql_core::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::errors;
-use super::run::{Bounded, RequestLimits, bounded, request_settings, statement};
+use super::run::{Bounded, RequestLimits, abandon, bounded, request_settings, statement};
 use super::tls::Tls;
 use crate::engine::purge::unix_now;
 use crate::engine::slots::SlotPermit;
@@ -94,11 +94,8 @@ pub(super) async fn claim(
         retention,
         purge,
     };
-    tokio::spawn(async move {
-        serve(conn, task, claimed, steps, inbox).await;
-        // The plugin's share of the pool is back once the transaction has ended.
-        drop(slot);
-    });
+    // The transaction holds its plugin's slot until it ends, in the task.
+    tokio::spawn(serve((conn, slot), task, claimed, steps, inbox));
     result.await.map_err(|_| lost())?
 }
 
@@ -114,7 +111,7 @@ struct Task {
 
 /// The task owning the transaction.
 async fn serve(
-    mut conn: deadpool_postgres::Object,
+    (mut conn, slot): (deadpool_postgres::Object, SlotPermit),
     task: Task,
     claimed: oneshot::Sender<Result<Claimed, ExecError>>,
     steps: mpsc::Sender<Step>,
@@ -158,7 +155,7 @@ async fn serve(
         }
         Bounded::Abandoned => {
             drop(tx);
-            discard(conn);
+            abandon(conn, slot);
             let _ = claimed.send(Err(ExecError::Timeout { timeout_ms }));
             return;
         }
@@ -204,7 +201,7 @@ async fn serve(
             Bounded::Finished(result) => result,
             Bounded::Abandoned => {
                 drop(tx);
-                discard(conn);
+                abandon(conn, slot);
                 let _ = reply.send(Err(ExecError::Timeout {
                     timeout_ms: job_timeout,
                 }));
@@ -325,12 +322,6 @@ fn lock_key(plugin: &str, key: &str) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
-}
-
-/// Closes a connection in an unknown state instead of returning it to the pool; the
-/// server rolls its transaction back.
-pub(super) fn discard(conn: deadpool_postgres::Object) {
-    drop(deadpool_postgres::Object::take(conn));
 }
 
 fn lost() -> ExecError {

@@ -144,7 +144,7 @@ impl PgEngine {
     /// Runs `job` in a transaction of its own.
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
         let timeout_ms = job.timeout_ms;
-        let _slot = self
+        let slot = self
             .slots
             .acquire(job.plugin.name(), job.deadline)
             .await
@@ -184,7 +184,7 @@ impl PgEngine {
         match ran {
             Bounded::Finished(result) => result,
             Bounded::Abandoned => {
-                claim::discard(conn);
+                run::abandon(conn, slot);
                 Err(ExecError::Timeout { timeout_ms })
             }
         }

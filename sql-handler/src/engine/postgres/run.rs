@@ -12,6 +12,7 @@ use tokio_postgres::CancelToken;
 use super::roles::quoted;
 use super::tls::Tls;
 use super::{errors, values};
+use crate::engine::slots::SlotPermit;
 use crate::engine::{ExecError, Job};
 use crate::rows::{Flow, RowSink};
 
@@ -95,6 +96,25 @@ impl RequestLimits {
         sql.push_str(&format!("SET LOCAL work_mem = '{}kB'", self.work_mem_kb));
         sql
     }
+}
+
+/// Takes a connection whose statement did not end after the cancel request (PostgreSQL
+/// checks for it only at certain points, and some built-in functions have none in their
+/// loops) out of the pool, and closes it once the server is done with that statement.
+/// Meanwhile its slot is detached if the bounds allow (`crate::engine::slots`), so the pool
+/// opens a fresh connection in its place; else the slot stays held until then. Either
+/// way the backends one plugin keeps busy past their answer are bounded.
+pub(super) fn abandon(conn: deadpool_postgres::Object, slot: SlotPermit) {
+    let held = slot.detach();
+    let client = deadpool_postgres::Object::take(conn);
+    tokio::spawn(async move {
+        // Queued behind the runaway statement and its transaction's ROLLBACK: it answers
+        // once the backend is free, or fails when the connection is gone.
+        let _ = client.simple_query("SELECT 1").await;
+        drop(client);
+        drop(held);
+        tracing::info!("a PostgreSQL statement that outlived its request has ended");
+    });
 }
 
 /// The settings every request's statement runs under: its resource limits, its plugin's

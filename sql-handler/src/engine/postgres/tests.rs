@@ -279,6 +279,54 @@ async fn a_runaway_query_is_cancelled_at_the_deadline_and_the_pool_recovers() {
     assert_eq!(b, json!([{"n": 0}]));
 }
 
+/// Some built-in functions never look at PostgreSQL's cancel flag inside their loops
+/// (`ltrim` with a long set of characters is quadratic and has none): the request is still
+/// answered by its deadline, the connection leaves the pool until the server is done
+/// with it, and its slot goes back at once, one such slot per plugin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_that_ignores_the_cancel_is_answered_and_its_slot_detached() {
+    let f = fixture_with_pool(2).await;
+    // About a few seconds of work on this machine; a cancel cannot stop it.
+    let runaway = "SELECT length(ltrim(repeat('a', 40000), repeat('b', 20000) || 'a')) AS n";
+    let mut slow = job(runaway, vec![]);
+    slow.timeout_ms = 200;
+    slow.deadline = Instant::now() + Duration::from_millis(200);
+    let deadline = slow.deadline;
+    let err = f.engine.execute(slow).await.unwrap_err();
+    let late = Instant::now().saturating_duration_since(deadline);
+    assert!(matches!(err, ExecError::Timeout { .. }), "{err:?}");
+    assert!(
+        late < Duration::from_millis(150),
+        "TIMEOUT {late:?} after the deadline"
+    );
+    let still_running = Instant::now() < deadline + Duration::from_millis(500);
+    if still_running {
+        assert_eq!(
+            f.engine.slots.detached(),
+            1,
+            "the stuck connection's slot is back"
+        );
+    }
+    // Both slots serve at once, the stuck backend notwithstanding.
+    let started = Instant::now();
+    let (a, b) = tokio::join!(
+        rows(&f, "SELECT count(*) AS n FROM analytics_db__events", vec![]),
+        rows(&f, "SELECT count(*) AS n FROM analytics_db__events", vec![]),
+    );
+    assert_eq!((a, b), (json!([{"n": 3}]), json!([{"n": 3}])));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // Once the server is done, the detached connection is closed and forgotten.
+    let until = Instant::now() + Duration::from_secs(60);
+    while f.engine.slots.detached() > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(f.engine.slots.detached(), 0);
+}
+
 #[tokio::test]
 async fn a_batch_is_all_or_nothing() {
     let f = fixture().await;

@@ -2,22 +2,16 @@
 //! fairly between plugins (`crate::engine::slots`).
 //!
 //! A statement stuck past its deadline inside one SQLite step cannot be stopped until
-//! that step ends. Its request is answered anyway, and its connection can be *detached*:
-//! the slot goes back to the pool at once, a fresh connection takes the stuck one's place
-//! when needed, and the stuck one is closed when its statement finally stops. Detached
-//! connections are bounded: one per plugin and as many as the pool has slots, so a plugin
-//! cannot tie up more than its share plus one connection and one thread this way.
+//! that step ends. Its request is answered anyway, and a reader's slot can be detached
+//! (`crate::engine::slots`): a fresh connection takes the stuck one's place when needed,
+//! and the stuck one is closed when its statement finally stops.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use rusqlite::Connection;
 
-use crate::engine::slots::{FairSlots, SlotPermit, SlotTimeout};
-
-/// Detached connections one plugin may have at a time.
-const DETACHED_PER_PLUGIN: usize = 1;
+use crate::engine::slots::{DetachedSlot, FairSlots, SlotPermit, SlotTimeout};
 
 /// Opens one more connection of the pool's kind.
 pub(crate) type Opener = Box<dyn Fn() -> rusqlite::Result<Connection> + Send + Sync>;
@@ -29,15 +23,12 @@ pub(crate) struct ConnPool {
     /// Makes the replacement of a detached connection; `None` for the writer, whose
     /// connections are never detached (a stuck write holds the write lock anyway).
     open: Option<Opener>,
-    max_detached: usize,
-    detached: Mutex<HashMap<String, usize>>,
 }
 
 impl std::fmt::Debug for ConnPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnPool")
             .field("slots", &self.slots)
-            .field("max_detached", &self.max_detached)
             .finish_non_exhaustive()
     }
 }
@@ -65,13 +56,10 @@ impl ConnPool {
         slots: Arc<FairSlots>,
         open: Option<Opener>,
     ) -> Arc<Self> {
-        let max_detached = if open.is_some() { conns.len() } else { 0 };
         Arc::new(Self {
             idle: Mutex::new(conns),
             slots,
             open,
-            max_detached,
-            detached: Mutex::new(HashMap::new()),
         })
     }
 
@@ -96,7 +84,7 @@ impl ConnPool {
         };
         let shared = Arc::new(Shared {
             permit: Mutex::new(Some(permit)),
-            detached_for: Mutex::new(None),
+            detached: Mutex::new(None),
         });
         Ok(PooledConn {
             conn: Some(conn),
@@ -114,29 +102,7 @@ impl ConnPool {
     /// Detached connections whose statement has not ended yet.
     #[cfg(test)]
     pub(crate) fn detached(&self) -> usize {
-        lock(&self.detached).values().sum()
-    }
-
-    /// Counts a detached connection of `plugin` if the bounds allow one more.
-    fn try_detach(&self, plugin: &str) -> bool {
-        let mut detached = lock(&self.detached);
-        let total: usize = detached.values().sum();
-        let mine = detached.get(plugin).copied().unwrap_or(0);
-        if total >= self.max_detached || mine >= DETACHED_PER_PLUGIN {
-            return false;
-        }
-        *detached.entry(plugin.to_owned()).or_insert(0) += 1;
-        true
-    }
-
-    fn end_detached(&self, plugin: &str) {
-        let mut detached = lock(&self.detached);
-        if let Some(count) = detached.get_mut(plugin) {
-            *count -= 1;
-            if *count == 0 {
-                detached.remove(plugin);
-            }
-        }
+        self.slots.detached()
     }
 }
 
@@ -148,8 +114,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 struct Shared {
     permit: Mutex<Option<SlotPermit>>,
-    /// The plugin whose detached connection this is, once detached.
-    detached_for: Mutex<Option<String>>,
+    /// Once detached, its place in the bounds, held until the connection closes.
+    detached: Mutex<Option<DetachedSlot>>,
 }
 
 /// A connection on loan; it goes back to its pool when dropped, with any transaction the
@@ -192,10 +158,10 @@ impl Drop for PooledConn {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         let permit = lock(&self.shared.permit).take();
-        if let Some(plugin) = lock(&self.shared.detached_for).take() {
+        if let Some(detached) = lock(&self.shared.detached).take() {
             // Its slot went back when it was detached, and a replacement may exist.
             drop(conn);
-            self.pool.end_detached(&plugin);
+            drop(detached);
             return;
         }
         if !conn.is_autocommit() {
@@ -217,18 +183,25 @@ pub(crate) struct Detacher {
 
 impl Detacher {
     /// Gives the connection's slot back now and closes the connection when its statement
-    /// ends, if the bounds allow another detached connection for its plugin; else the
-    /// connection keeps its slot until then. Returns whether it was detached.
+    /// ends, if this pool makes replacements and the bounds allow; else the connection
+    /// keeps its slot until then. Returns whether it was detached.
     pub(crate) fn detach(self) -> bool {
-        let mut permit = lock(&self.shared.permit);
-        let Some(plugin) = permit.as_ref().map(|p| p.plugin().to_owned()) else {
-            return false;
-        };
-        if !self.pool.try_detach(&plugin) {
+        if self.pool.open.is_none() {
             return false;
         }
-        *lock(&self.shared.detached_for) = Some(plugin);
-        drop(permit.take());
-        true
+        let mut permit = lock(&self.shared.permit);
+        let Some(held) = permit.take() else {
+            return false;
+        };
+        match held.detach() {
+            Ok(detached) => {
+                *lock(&self.shared.detached) = Some(detached);
+                true
+            }
+            Err(held) => {
+                *permit = Some(held);
+                false
+            }
+        }
     }
 }
