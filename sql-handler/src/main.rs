@@ -1,10 +1,16 @@
 //! The `sql-handler` binary: load the configuration (flags, environment, file), set up
 //! logs, serve until SIGINT or SIGTERM, then finish the requests in flight and exit.
 
+use std::time::Duration;
+
 use sql_handler::{Config, ConfigError, Handler};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// How long the exit waits for statements still running after every request was answered
+/// (one stuck past its deadline inside one SQLite step): none of them can commit, so the
+/// process need not wait for them to end.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+fn main() -> anyhow::Result<()> {
     let config = match Config::load() {
         Ok(config) => config,
         // clap prints help, version and usage errors itself, with its exit codes.
@@ -12,9 +18,14 @@ async fn main() -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     sql_handler::logging::init(config.log_format());
-    let handler = Handler::start(&config).await?;
-    handler.serve(shutdown_signal()).await;
-    Ok(())
+    let runtime = tokio::runtime::Runtime::new()?;
+    let served = runtime.block_on(async {
+        let handler = Handler::start(&config).await?;
+        handler.serve(shutdown_signal()).await;
+        anyhow::Ok(())
+    });
+    runtime.shutdown_timeout(EXIT_WAIT);
+    served
 }
 
 async fn shutdown_signal() {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use sql_core::{ErrorCode, Policy};
 
+use super::functions::StatementClock;
 use super::pool::PooledConn;
 use super::{Answer, Fate, SchemaNames, Transaction, answer_by, errors, idempotency, run};
 use crate::engine::purge::unix_now;
@@ -101,7 +102,8 @@ impl ClaimedWrite {
         let schema = Arc::clone(&self.schema);
         let (deadline, timeout_ms) = (job.deadline, job.timeout_ms);
         let task = tokio::task::spawn_blocking(move || {
-            let result = run_in_savepoint(pooled.conn(), &job, policy, &schema);
+            let clock = pooled.clock();
+            let result = run_in_savepoint(pooled.conn(), &clock, &job, policy, &schema);
             Ok((pooled, result))
         });
         // Nothing commits here (the record and the write commit in `finish`), so a stuck
@@ -156,6 +158,7 @@ impl ClaimedWrite {
 
 fn run_in_savepoint(
     conn: &mut rusqlite::Connection,
+    clock: &StatementClock,
     job: &Job,
     policy: Arc<Policy>,
     schema: &SchemaNames,
@@ -163,7 +166,7 @@ fn run_in_savepoint(
     let internal = |e: rusqlite::Error| ExecError::Internal(e.to_string());
     conn.execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))
         .map_err(internal)?;
-    let result = run(conn, job, policy, schema, Transaction::Caller);
+    let result = run(conn, clock, job, policy, schema, Transaction::Caller);
     // An interrupt, a full disk or a busy database can make SQLite roll the whole
     // transaction back by itself; then there is no savepoint left to undo.
     if conn.is_autocommit() {

@@ -3,6 +3,7 @@
 
 mod claim;
 mod errors;
+mod functions;
 mod guard;
 mod idempotency;
 mod migrate;
@@ -26,7 +27,8 @@ use sql_core::wire::RowFormat;
 pub(crate) use claim::ClaimedWrite;
 pub(crate) use guard::{Guard, GuardMode};
 
-use self::pool::{ConnPool, PoolError};
+use self::functions::StatementClock;
+use self::pool::{Conn, ConnPool, PoolError};
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::FairSlots;
 use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
@@ -95,34 +97,32 @@ impl SqliteEngine {
             path: path.to_owned(),
             source,
         };
-        let mut writer = Connection::open_with_flags(
+        let mut writer = open_conn(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite_err)?;
-        configure(&writer).map_err(sqlite_err)?;
         // WAL lets readers run beside the writer; NORMAL sync is durable across crashes of
         // the process and loses at most the last commits on power loss.
         writer
+            .conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(sqlite_err)?;
         let schema = Arc::new(SchemaNames::default());
-        migrate::apply(&mut writer, &policy, &schema, migrations)?;
-        idempotency::create(&writer).map_err(sqlite_err)?;
+        migrate::apply(&mut writer.conn, &policy, &schema, migrations)?;
+        idempotency::create(&writer.conn).map_err(sqlite_err)?;
 
         let readers = readers.max(1);
         let reader_path = path.to_owned();
         let open_reader = move || {
-            let conn = Connection::open_with_flags(
+            open_conn(
                 &reader_path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            configure(&conn)?;
-            Ok(conn)
+            )
         };
         let reader_conns = (0..readers)
             .map(|_| open_reader())
@@ -168,8 +168,10 @@ impl SqliteEngine {
         let schema = Arc::clone(&self.schema);
         let task = tokio::task::spawn_blocking(move || {
             let mut conn = conn;
+            let clock = conn.clock();
             run(
                 conn.conn(),
+                &clock,
                 &job,
                 policy,
                 &schema,
@@ -242,6 +244,16 @@ impl SqliteEngine {
         };
         f(conn.conn())
     }
+}
+
+/// Opens and configures one connection, with the bounded built-in functions installed
+/// (after the limits they read).
+fn open_conn(path: &Path, flags: OpenFlags) -> rusqlite::Result<Conn> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    let clock = StatementClock::default();
+    functions::install(&conn, &clock)?;
+    Ok(Conn { conn, clock })
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -337,6 +349,7 @@ enum Transaction<'a> {
 
 fn run(
     conn: &mut Connection,
+    clock: &StatementClock,
     job: &Job,
     policy: Arc<Policy>,
     schema: &SchemaNames,
@@ -356,6 +369,9 @@ fn run(
         Some(move || Instant::now() >= deadline),
     )
     .map_err(internal)?;
+    // Between steps the progress handler stops the statement; inside the long-running
+    // built-ins, their clock does.
+    clock.set(Some(deadline));
 
     let names = schema.get(conn).map_err(internal)?;
     let guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
@@ -366,6 +382,7 @@ fn run(
     // Leave the connection clean for the next request whatever happened.
     let _ = Guard::uninstall(conn);
     let _ = conn.progress_handler(0, None::<fn() -> bool>);
+    clock.set(None);
     let (rows, row_count) = result?;
     Ok(Outcome {
         rows,

@@ -11,14 +11,22 @@ use std::time::Instant;
 
 use rusqlite::Connection;
 
+use super::functions::StatementClock;
 use crate::engine::slots::{DetachedSlot, FairSlots, SlotPermit, SlotTimeout};
 
+/// A connection and the clock its bounded built-in functions read (`super::functions`).
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) conn: Connection,
+    pub(crate) clock: StatementClock,
+}
+
 /// Opens one more connection of the pool's kind.
-pub(crate) type Opener = Box<dyn Fn() -> rusqlite::Result<Connection> + Send + Sync>;
+pub(crate) type Opener = Box<dyn Fn() -> rusqlite::Result<Conn> + Send + Sync>;
 
 /// Connections of one kind.
 pub(crate) struct ConnPool {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Conn>>,
     slots: Arc<FairSlots>,
     /// Makes the replacement of a detached connection; `None` for the writer, whose
     /// connections are never detached (a stuck write holds the write lock anyway).
@@ -51,11 +59,7 @@ impl From<SlotTimeout> for PoolError {
 impl ConnPool {
     /// A pool of `conns`, with `slots` deciding who gets one; `open` makes replacements
     /// for detached connections (without it, none is ever detached).
-    pub(crate) fn new(
-        conns: Vec<Connection>,
-        slots: Arc<FairSlots>,
-        open: Option<Opener>,
-    ) -> Arc<Self> {
+    pub(crate) fn new(conns: Vec<Conn>, slots: Arc<FairSlots>, open: Option<Opener>) -> Arc<Self> {
         Arc::new(Self {
             idle: Mutex::new(conns),
             slots,
@@ -96,7 +100,7 @@ impl ConnPool {
     /// Runs `f` on every idle connection.
     #[cfg(test)]
     pub(crate) fn for_each_idle(&self, f: impl Fn(&Connection)) {
-        lock(&self.idle).iter().for_each(f);
+        lock(&self.idle).iter().for_each(|c| f(&c.conn));
     }
 
     /// Detached connections whose statement has not ended yet.
@@ -121,7 +125,7 @@ struct Shared {
 /// A connection on loan; it goes back to its pool when dropped, with any transaction the
 /// request left open rolled back (or is closed, if it was detached).
 pub(crate) struct PooledConn {
-    conn: Option<Connection>,
+    conn: Option<Conn>,
     pool: Arc<ConnPool>,
     shared: Arc<Shared>,
 }
@@ -140,9 +144,24 @@ impl PooledConn {
         reason = "`conn` is Some from construction until drop"
     )]
     pub(crate) fn conn(&mut self) -> &mut Connection {
-        self.conn
+        &mut self
+            .conn
             .as_mut()
             .expect("connection is only taken in drop")
+            .conn
+    }
+
+    /// The clock of the connection's bounded functions.
+    #[allow(
+        clippy::expect_used,
+        reason = "`conn` is Some from construction until drop"
+    )]
+    pub(crate) fn clock(&self) -> StatementClock {
+        self.conn
+            .as_ref()
+            .expect("connection is only taken in drop")
+            .clock
+            .clone()
     }
 
     /// A handle that can detach this connection from another task while it is busy.
@@ -164,9 +183,10 @@ impl Drop for PooledConn {
             drop(detached);
             return;
         }
-        if !conn.is_autocommit() {
+        conn.clock.set(None);
+        if !conn.conn.is_autocommit() {
             // Best effort: a failed rollback leaves SQLite to roll back on the next BEGIN.
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.conn.execute_batch("ROLLBACK");
         }
         lock(&self.pool.idle).push(conn);
         // After the connection is back, so the next holder of the slot finds one idle.
