@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events e LEFT JOIN analytics_db__users u ON u.id = e.user_id

@@ -1,0 +1,2 @@
+-- x
+DELETE FROM analytics_db__events

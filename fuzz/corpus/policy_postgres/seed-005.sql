@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET n = 0 RETURNING id

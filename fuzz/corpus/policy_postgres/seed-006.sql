@@ -1,0 +1,1 @@
+INSERT INTO analytics_db__events (id) VALUES ($1) ON CONFLICT DO NOTHING

@@ -1,0 +1,1 @@
+SELECT date_trunc('day', ts), to_char(ts, 'YYYY'), now(), $1::jsonb ->> 'a' FROM analytics_db__events

@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET n = u.n FROM analytics_db__users u WHERE u.id = analytics_db__events.user_id

@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET n = n + 1 WHERE id = $1

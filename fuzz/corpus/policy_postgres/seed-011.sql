@@ -1,0 +1,1 @@
+DELETE FROM analytics_db__events e USING analytics_db__users u WHERE u.id = e.user_id AND u.banned

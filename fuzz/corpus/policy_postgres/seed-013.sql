@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events e JOIN LATERAL generate_series(1, e.n) g ON true

@@ -1,0 +1,1 @@
+SELECT key, value FROM analytics_db__events e, jsonb_each(e.data)

@@ -1,0 +1,1 @@
+SELECT to_jsonb(NULL::analytics_db__events)

@@ -1,0 +1,1 @@
+SELECT NULL::quote_db__quotes

@@ -1,0 +1,1 @@
+SELECT * FROM (WITH d AS (DELETE FROM analytics_db__events RETURNING *) SELECT * FROM d) AS s

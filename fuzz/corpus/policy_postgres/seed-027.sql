@@ -1,0 +1,1 @@
+SELECT quote_db__quotes '(1,x)'

@@ -1,0 +1,1 @@
+GRANT SELECT ON analytics_db__events TO public

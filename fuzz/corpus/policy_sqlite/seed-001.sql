@@ -1,0 +1,1 @@
+SELECT * FROM `analytics_db__events`

@@ -1,0 +1,1 @@
+INSERT INTO analytics_db__events (id, n) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET n = analytics_db__events.n + excluded.n

@@ -1,0 +1,1 @@
+SELECT id FROM analytics_db__events EXCEPT SELECT id FROM analytics_db__users

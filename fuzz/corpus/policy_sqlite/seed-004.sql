@@ -1,0 +1,1 @@
+INSERT INTO analytics_db__events (quote_db__quotes) VALUES (1)

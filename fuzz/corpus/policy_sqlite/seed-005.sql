@@ -1,0 +1,1 @@
+/* x */ DELETE FROM analytics_db__events

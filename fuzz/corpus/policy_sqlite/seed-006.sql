@@ -1,0 +1,1 @@
+SELECT 1 WHERE 2 IN json_each($1)

@@ -1,0 +1,1 @@
+INSERT INTO analytics_db__events (user_id, kind) VALUES ($1, $2)

@@ -1,0 +1,1 @@
+WITH quote_db__quotes AS (SELECT 1 AS x) SELECT x FROM quote_db__quotes

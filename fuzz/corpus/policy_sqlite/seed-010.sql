@@ -1,0 +1,3 @@
+  
+-- a
+/* b */ UPDATE analytics_db__events SET n = 1

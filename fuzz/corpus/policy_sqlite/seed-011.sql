@@ -1,0 +1,1 @@
+SELECT id FROM analytics_db__events UNION SELECT id FROM analytics_db__users

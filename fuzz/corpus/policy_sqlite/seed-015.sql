@@ -1,0 +1,1 @@
+SELECT "$1" FROM analytics_db__events

@@ -1,0 +1,1 @@
+SELECT * FROM json_each($1) AS j, json_tree($2)

@@ -1,0 +1,1 @@
+INSERT INTO analytics_db__events DEFAULT VALUES

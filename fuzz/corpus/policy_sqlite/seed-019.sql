@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events WHERE user_id = $1

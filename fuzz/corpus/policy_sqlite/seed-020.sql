@@ -1,0 +1,1 @@
+WITH t AS (SELECT 2 AS v) UPDATE analytics_db__events SET n = (SELECT v FROM t)

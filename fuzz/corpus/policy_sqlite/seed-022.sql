@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events WHERE x = (WITH c AS (SELECT 1) SELECT * FROM c)

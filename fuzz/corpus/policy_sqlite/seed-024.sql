@@ -1,0 +1,1 @@
+WITH c AS (SELECT * FROM quote_db__quotes) SELECT * FROM c

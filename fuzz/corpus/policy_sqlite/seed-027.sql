@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events e INNER JOIN quote_db__quotes q ON q.id = e.id

@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events e LEFT OUTER JOIN quote_db__quotes q ON q.id = e.id

@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET n = 1 WHERE id IN (SELECT id FROM quote_db__quotes)

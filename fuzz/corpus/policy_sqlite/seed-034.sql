@@ -1,0 +1,1 @@
+SELECT sum(foo(n)) OVER (ORDER BY n) FROM analytics_db__events

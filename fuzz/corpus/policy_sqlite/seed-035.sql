@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET n = 1 RETURNING (SELECT 1 FROM quote_db__quotes)

@@ -1,0 +1,1 @@
+SELECT (SELECT max(n) FROM analytics_db__users) FROM analytics_db__events

@@ -1,0 +1,1 @@
+WITH old AS (SELECT id FROM analytics_db__events WHERE ts < $1) DELETE FROM analytics_db__events WHERE id IN (SELECT id FROM old)

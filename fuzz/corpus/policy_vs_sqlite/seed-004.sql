@@ -1,0 +1,1 @@
+WITH x AS (SELECT 1 AS v) INSERT INTO analytics_db__events (n) SELECT v FROM x

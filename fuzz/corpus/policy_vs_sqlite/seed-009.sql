@@ -1,0 +1,1 @@
+SELECT CAST(x AS quote_db__quotes) FROM analytics_db__events

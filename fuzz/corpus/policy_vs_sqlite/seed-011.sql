@@ -1,0 +1,1 @@
+UPDATE OR REPLACE analytics_db__events SET n = 1

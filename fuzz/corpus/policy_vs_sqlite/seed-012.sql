@@ -1,0 +1,1 @@
+INSERT OR IGNORE INTO analytics_db__events (id) VALUES ($1)

@@ -1,0 +1,1 @@
+SELECT id FROM analytics_db__events INTERSECT SELECT id FROM analytics_db__users

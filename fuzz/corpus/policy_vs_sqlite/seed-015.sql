@@ -1,0 +1,1 @@
+DELETE FROM analytics_db__events WHERE id = $1

@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET n = foo(n)

@@ -1,0 +1,1 @@
+DELETE FROM analytics_db__events WHERE id IN (SELECT id FROM quote_db__quotes)

@@ -1,0 +1,1 @@
+WITH quote_db__quotes AS (SELECT id, name FROM analytics_db__events) SELECT * FROM quote_db__quotes

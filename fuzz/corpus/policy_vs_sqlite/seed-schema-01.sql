@@ -1,0 +1,1 @@
+SELECT * FROM (SELECT id FROM analytics_db__events) AS quote_db__quotes FULL JOIN analytics_db__tags USING (id)

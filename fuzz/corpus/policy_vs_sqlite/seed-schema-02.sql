@@ -1,0 +1,1 @@
+WITH RECURSIVE sqlite_master(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM sqlite_master WHERE id < 3) SELECT * FROM sqlite_master

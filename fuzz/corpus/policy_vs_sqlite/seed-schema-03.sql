@@ -1,0 +1,1 @@
+INSERT INTO analytics_db__tags (event_id, name, n) VALUES ($1, $2, 1) ON CONFLICT (event_id, name) DO UPDATE SET n = n + excluded.n RETURNING id

@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET n = t.n FROM (SELECT event_id, sum(n) AS n FROM analytics_db__tags GROUP BY event_id) AS t WHERE t.event_id = analytics_db__events.id

@@ -1,0 +1,1 @@
+SELECT e.id, j.value FROM analytics_db__events e, json_each('[1, 2]') j WHERE e.id IN (SELECT value FROM json_tree('[1]'))

@@ -1,0 +1,1 @@
+DELETE FROM analytics_db__events WHERE id IN (SELECT event_id FROM analytics_db__tags) RETURNING *

@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__recent r LEFT JOIN "Analytics_DB__Mixed" m ON m.id = r.id

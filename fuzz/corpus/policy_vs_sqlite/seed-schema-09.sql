@@ -1,0 +1,1 @@
+WITH c AS (SELECT id FROM analytics_db__events) SELECT count(*) FROM c FULL JOIN (SELECT id FROM analytics_db__tags) b USING (id)

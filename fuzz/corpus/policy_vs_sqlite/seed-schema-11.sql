@@ -1,0 +1,1 @@
+REPLACE INTO Analytics_DB__Mixed (id, name) SELECT id, name FROM analytics_db__events WHERE n > $1

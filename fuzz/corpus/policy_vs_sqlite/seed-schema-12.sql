@@ -1,0 +1,1 @@
+SELECT id FROM analytics_db__events WHERE id IN quote_db__quotes

@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events INDEXED BY analytics_db__events_by_user WHERE user_id = $1

@@ -1,0 +1,1 @@
+SELECT row_number() OVER (ORDER BY (SELECT count(*) FROM analytics_db__tags)) FROM analytics_db__events

@@ -1,0 +1,1 @@
+WITH quote_db__quotes AS (SELECT 1 AS id) SELECT * FROM (SELECT * FROM quote_db__quotes)

@@ -1,0 +1,1 @@
+SELECT json_each.value FROM analytics_db__events, json_each(analytics_db__events.name)

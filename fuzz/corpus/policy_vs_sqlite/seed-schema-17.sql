@@ -1,0 +1,1 @@
+SELECT * FROM analytics_db__events AS quote_db__quotes WHERE quote_db__quotes.id = 1

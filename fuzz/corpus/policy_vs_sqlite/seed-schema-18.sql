@@ -1,0 +1,1 @@
+UPDATE analytics_db__events SET (n, name) = (SELECT n, name FROM analytics_db__tags LIMIT 1)

@@ -1,0 +1,1 @@
+INSERT INTO analytics_db__events DEFAULT VALUES RETURNING (SELECT count(*) FROM analytics_db__tags)
