@@ -330,6 +330,32 @@ async fn ambiguous_bodies_are_refused_and_run_nothing() {
     );
 }
 
+/// Statements the parser cannot read but whose kind is recognisable are refused as what
+/// they are, not as a typo.
+#[tokio::test]
+async fn unknown_statements_are_forbidden_not_parse_errors() {
+    let env = TestEnv::start().await;
+    for (sql, statement_type) in [
+        ("CHECKPOINT", "CHECKPOINT"),
+        ("REASSIGN OWNED BY sqlh_a TO sqlh_b", "REASSIGN"),
+        ("MOVE NEXT FROM c", "MOVE"),
+        (
+            "SELECT * FROM analytics_db__events FOR NO KEY UPDATE",
+            "SELECT FOR UPDATE",
+        ),
+        (
+            "SELECT * FROM analytics_db__events FOR KEY SHARE",
+            "SELECT FOR UPDATE",
+        ),
+    ] {
+        let reply = env
+            .err(PLUGIN, &json!({"query": sql, "allow_write": true}))
+            .await;
+        assert_common(&reply, ErrorCode::ForbiddenStatement, sql);
+        assert_eq!(reply.details["statement_type"], statement_type, "{sql}");
+    }
+}
+
 #[tokio::test]
 async fn bad_subjects_get_a_reply_naming_the_subject() {
     let env = TestEnv::start().await;
