@@ -326,11 +326,12 @@ impl<C: Choices> Generator<'_, C> {
         }
     }
 
-    fn update(&mut self) -> String {
-        let (with, ctes_before) = self.write_prefix();
+    /// A table to write, as written in the statement (aliased one time in `alias_odds`),
+    /// its columns as the statement sees them, and its writable columns.
+    fn write_target(&mut self, alias_odds: usize) -> (String, Source, &'static [&'static str]) {
         let (table, columns, _) = self.pick(WRITABLE);
         let written = self.spell(table);
-        let (target, qualifier) = if self.one_in(2) {
+        let (target, qualifier) = if self.one_in(alias_odds) {
             let alias = self.alias();
             (format!("{written} AS {alias}"), alias)
         } else {
@@ -340,6 +341,12 @@ impl<C: Choices> Generator<'_, C> {
             qualifier,
             columns: columns.iter().copied().chain(["id"]).collect(),
         };
+        (target, me, columns)
+    }
+
+    fn update(&mut self) -> String {
+        let (with, ctes_before) = self.write_prefix();
+        let (target, me, columns) = self.write_target(2);
         let mut scope = vec![me.clone()];
         let from = if self.one_in(3) {
             let (from, sources) = self.sources_clause(1);
@@ -373,18 +380,7 @@ impl<C: Choices> Generator<'_, C> {
 
     fn delete(&mut self) -> String {
         let (with, ctes_before) = self.write_prefix();
-        let (table, columns, _) = self.pick(WRITABLE);
-        let written = self.spell(table);
-        let (target, qualifier) = if self.one_in(3) {
-            let alias = self.alias();
-            (format!("{written} AS {alias}"), alias)
-        } else {
-            (written.clone(), written)
-        };
-        let me = Source {
-            qualifier,
-            columns: columns.iter().copied().chain(["id"]).collect(),
-        };
+        let (target, me, _) = self.write_target(3);
         let mut sql = format!("{with}{} {target}", self.keyword("DELETE FROM"));
         if self.below(4) != 0 {
             let cond = self.cond(std::slice::from_ref(&me), 1);

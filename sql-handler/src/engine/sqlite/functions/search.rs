@@ -164,6 +164,16 @@ fn grow(
     Ok(())
 }
 
+/// Appends the text before a match and the replacement to `out`, reserving the whole
+/// string's size at the first match.
+fn push_replaced(out: &mut Vec<u8>, before: &[u8], replacement: &[u8], reserve: usize) {
+    if out.is_empty() {
+        out.reserve(reserve);
+    }
+    out.extend_from_slice(before);
+    out.extend_from_slice(replacement);
+}
+
 /// `replace`'s leftmost, non-overlapping matches of a short `pattern`, written to `out`
 /// with the text between; returns how much of `string` is done (0 when nothing matched).
 /// SQLite's own scan, with memchr to skip runs that hold no candidate.
@@ -183,11 +193,7 @@ fn replace_short(
         if string[at] == first && string[at..].starts_with(pattern) {
             grow(&mut out_len, pattern.len(), replacement.len(), max_len)?;
             budget.spend(replacement.len())?;
-            if out.is_empty() {
-                out.reserve(string.len());
-            }
-            out.extend_from_slice(&string[done..at]);
-            out.extend_from_slice(replacement);
+            push_replaced(out, &string[done..at], replacement, string.len());
             at += pattern.len();
             done = at;
             misses = 0;
@@ -230,11 +236,7 @@ fn replace_long(
             let at = pos + p;
             grow(&mut out_len, n, replacement.len(), max_len)?;
             budget.spend(replacement.len())?;
-            if out.is_empty() {
-                out.reserve(string.len());
-            }
-            out.extend_from_slice(&string[done..at]);
-            out.extend_from_slice(replacement);
+            push_replaced(out, &string[done..at], replacement, string.len());
             done = at + n;
         }
         pos = (pos + step).max(done);
