@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sql_core::value::SqlValue;
-use sql_core::wire::{self, ErrorReply, Request, TruncatedReason};
+use sql_core::wire::{self, ErrorReply, Request, RequestError, TruncatedReason};
 use sql_core::{ErrorCode, Plugin, Verdict};
 
 use crate::audit::AuditRecord;
@@ -28,7 +28,6 @@ const REPLY_RESERVE_BYTES: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     pub(crate) engine: Engine,
-    pub(crate) subject_prefix: String,
     pub(crate) max_payload: usize,
     pub(crate) limiter: PluginLimiter,
     pub(crate) metrics: Arc<Metrics>,
@@ -38,7 +37,8 @@ pub(crate) struct Pipeline {
 /// One request as it arrived.
 #[derive(Debug)]
 pub(crate) struct Incoming<'a> {
-    pub(crate) subject: &'a str,
+    /// The plugin its subject names, or why it names none.
+    pub(crate) plugin: &'a Result<Plugin, RequestError>,
     pub(crate) payload: &'a [u8],
     /// The raw `Idempotency-Key` header, checked with the other fields.
     pub(crate) idempotency_key: Option<&'a str>,
@@ -93,9 +93,14 @@ impl Pipeline {
     }
 
     /// The reply to a request refused before it ran, such as at the concurrency cap.
-    pub(crate) fn refuse(&self, subject: &str, failure: &Failure, correlation_id: &str) -> Handled {
+    pub(crate) fn refuse(
+        &self,
+        plugin: Option<Plugin>,
+        failure: &Failure,
+        correlation_id: &str,
+    ) -> Handled {
         let progress = Progress {
-            plugin: wire::plugin_from_subject(&self.subject_prefix, subject).ok(),
+            plugin,
             ..Progress::default()
         };
         let replied = self.failed(failure, &progress, correlation_id);
@@ -139,7 +144,7 @@ impl Pipeline {
         incoming: &Incoming<'_>,
         progress: &mut Progress,
     ) -> Result<Replied, Failure> {
-        let plugin = wire::plugin_from_subject(&self.subject_prefix, incoming.subject)?;
+        let plugin = incoming.plugin.clone()?;
         progress.plugin = Some(plugin.clone());
         let request = Request::from_slice(incoming.payload)?;
         progress.query.clone_from(&request.query);

@@ -13,7 +13,6 @@ use sql_core::wire::{self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, Reques
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
-
 use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
 use crate::engine::postgres::{PgEngine, PgOptions, RequestLimits};
 use crate::engine::sqlite::SqliteEngine;
@@ -95,6 +94,8 @@ pub struct Handler {
     client: async_nats::Client,
     subscriber: Subscriber,
     pipeline: Arc<Pipeline>,
+    /// Requests arrive on `<subject_prefix>.<plugin>.execute`.
+    subject_prefix: String,
     max_concurrency: usize,
     metrics_server: Option<MetricsServer>,
 }
@@ -188,7 +189,6 @@ impl Handler {
             pipeline: Arc::new(Pipeline {
                 engine,
                 verdicts: Verdicts::default(),
-                subject_prefix: config.subject_prefix().to_owned(),
                 max_payload,
                 limiter: PluginLimiter::new(
                     config.rate_limit_per_minute(),
@@ -197,6 +197,7 @@ impl Handler {
                 ),
                 metrics,
             }),
+            subject_prefix: config.subject_prefix().to_owned(),
             max_concurrency: config.max_concurrency(),
             metrics_server,
         })
@@ -281,29 +282,27 @@ impl Handler {
             .as_ref()
             .and_then(|h| h.get(IDEMPOTENCY_KEY_HEADER))
             .map(|v| v.as_str().to_owned());
+        // The identity, read once: it picks the admission share and the pipeline uses it.
+        let plugin = wire::plugin_from_subject(&self.subject_prefix, &message.subject);
         let Some(reply_to) = message.reply.clone() else {
             // Nobody would read a reply, so nothing runs; the attempt is still audited.
             let failure = Failure::Request(RequestError::new(
                 "reply",
                 "a request needs a reply subject",
             ));
-            let _ = self
-                .pipeline
-                .refuse(&message.subject, &failure, &correlation_id);
+            let _ = self.pipeline.refuse(plugin.ok(), &failure, &correlation_id);
             return;
         };
         let client = self.client.clone();
         let pipeline = Arc::clone(&self.pipeline);
         // The share is the subject's plugin's; subjects that name none share one.
-        let sender = wire::plugin_from_subject(&self.pipeline.subject_prefix, &message.subject)
-            .map(|plugin| plugin.name().to_owned())
-            .unwrap_or_default();
-        match admission.admit(&sender) {
+        let sender = plugin.as_ref().map_or("", |plugin| plugin.name());
+        match admission.admit(sender) {
             Ok(permit) => {
                 tracker.spawn(async move {
                     let handled = pipeline
                         .handle(&Incoming {
-                            subject: &message.subject,
+                            plugin: &plugin,
                             payload: &message.payload,
                             idempotency_key: idempotency_key.as_deref(),
                             correlation_id: &correlation_id,
@@ -315,11 +314,8 @@ impl Handler {
                 });
             }
             Err(over) => {
-                let handled = pipeline.refuse(
-                    &message.subject,
-                    &Failure::Overloaded(over),
-                    &correlation_id,
-                );
+                let handled =
+                    pipeline.refuse(plugin.ok(), &Failure::Overloaded(over), &correlation_id);
                 tracker.spawn(async move {
                     send(&client, reply_to, &correlation_id, handled.body).await
                 });

@@ -186,13 +186,13 @@ fn is_allowed_start(word: &Word) -> bool {
 /// `KEY SHARE`. Elsewhere `FOR` is followed by a number (`substring(x FROM 1 FOR 2)`) or
 /// another word.
 fn locks_rows(tokens: &[TokenWithSpan]) -> bool {
-    let mut words = tokens.iter().filter_map(|t| match &t.token {
+    let words = tokens.iter().filter_map(|t| match &t.token {
         Token::Whitespace(_) => None,
         Token::Word(word) if word.quote_style.is_none() => Some(Some(word.keyword)),
         _ => Some(None),
     });
     let mut previous = None;
-    for word in words.by_ref() {
+    for word in words {
         if previous == Some(Keyword::FOR)
             && matches!(
                 word,

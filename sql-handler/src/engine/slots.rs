@@ -174,7 +174,10 @@ impl State {
         self.free -= 1;
         self.clock += 1;
         let clock = self.clock;
-        let entry = self.plugins.entry(plugin.to_owned()).or_default();
+        let entry = match self.plugins.get_mut(plugin) {
+            Some(entry) => entry,
+            None => self.plugins.entry(plugin.to_owned()).or_default(),
+        };
         entry.held += 1;
         entry.last_served = clock;
     }

@@ -108,9 +108,15 @@ impl Guard {
             }
             // SQLite reports reads of CTEs and subquery aliases too (`SELECT count(*) FROM
             // c`, the columns of `FULL JOIN ... USING`); a name that is no table, view or
-            // virtual table holds only what was authorized where it was read.
-            AuthAction::Read { table_name, .. } if !self.is_real(table_name) => Ok(()),
-            AuthAction::Read { table_name, .. } => self.table(table_name, true),
+            // virtual table holds only what was authorized where it was read. The
+            // plugin's own tables, the usual case, pass the first check.
+            AuthAction::Read { table_name, .. } => self.table(table_name, true).or_else(|denial| {
+                if self.is_real(table_name) {
+                    Err(denial)
+                } else {
+                    Ok(())
+                }
+            }),
             // DDL starts by writing sqlite_schema and SQLite stops at the first denial,
             // before reporting the DDL action itself.
             AuthAction::Insert { table_name }
