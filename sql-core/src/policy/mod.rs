@@ -10,7 +10,7 @@ mod functions;
 mod placeholders;
 mod statement;
 
-pub(crate) use statement::parser_dialect;
+pub(crate) use statement::{parse_error_position, parser_dialect};
 #[cfg(test)]
 mod fuzz_tests;
 mod tables;

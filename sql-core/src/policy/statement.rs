@@ -365,6 +365,14 @@ fn parse_error(err: ParserError) -> PolicyError {
     }
 }
 
+/// A parse error's message and line, for callers that report positions themselves.
+pub(crate) fn parse_error_position(err: &ParserError) -> (String, Option<u64>) {
+    match parse_error(err.clone()) {
+        PolicyError::Parse { message, line, .. } => (message, line),
+        other => (other.to_string(), None),
+    }
+}
+
 fn split_position(text: &str) -> Option<(&str, u64, u64)> {
     let (message, position) = text.rsplit_once(" at Line: ")?;
     let (line, column) = position.split_once(", Column: ")?;
