@@ -197,11 +197,12 @@ async fn apply(
         .await
         .map_err(failed)?;
     if let Some(row) = stray.first() {
+        // CREATE and ALTER ... RENAME TO alike: the role owns its tables under any name.
         // Dropping the transaction rolls the migration back.
         return Err(MigrationError::Refused {
             migration: migration.label(),
             reason: format!(
-                "it creates '{}', outside the plugin's prefix '{}'",
+                "it creates or renames a relation to '{}', outside the plugin's prefix '{}'",
                 row.get::<_, &str>(0),
                 migration.plugin.table_prefix()
             ),

@@ -460,6 +460,139 @@ async fn migrations_are_refused_outside_the_prefix_and_apply_once() {
     }
 }
 
+/// The three ALTER TABLE forms that SQLite needed the guard to learn (and ADD COLUMN) run
+/// on PostgreSQL under the plugin's role, which owns the tables.
+#[tokio::test]
+async fn migrations_rename_drop_and_add_columns_and_rename_own_tables() {
+    let db = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    open(&db, dir.path(), 2).await.unwrap();
+    write_migration(
+        dir.path(),
+        "analytics-db",
+        "002_evolve.sql",
+        "ALTER TABLE analytics_db__events RENAME COLUMN name TO title;
+         ALTER TABLE analytics_db__events DROP COLUMN data;
+         ALTER TABLE analytics_db__events ADD COLUMN tag TEXT NOT NULL DEFAULT 'none';
+         ALTER TABLE analytics_db__tags RENAME TO analytics_db__labels;
+         INSERT INTO analytics_db__labels (event_id, tag) VALUES (1, 'x');",
+    );
+    let f = Fixture {
+        engine: open(&db, dir.path(), 2).await.unwrap(),
+        db,
+        _dir: dir,
+    };
+    assert_eq!(
+        rows(
+            &f,
+            "SELECT e.title, e.tag, v.name, count(l.tag) AS labels FROM analytics_db__events e \
+             JOIN analytics_db__named v USING (id) LEFT JOIN analytics_db__labels l ON l.event_id = e.id \
+             GROUP BY e.id, e.title, e.tag, v.name ORDER BY e.id",
+            vec![]
+        )
+        .await,
+        json!([
+            {"title": "a", "tag": "none", "name": "a", "labels": 1},
+            {"title": "b", "tag": "none", "name": "b", "labels": 0},
+            {"title": "c", "tag": "none", "name": "c", "labels": 0},
+        ])
+    );
+    for stale in [
+        "SELECT name FROM analytics_db__events",
+        "SELECT data FROM analytics_db__events",
+        "SELECT count(*) FROM analytics_db__tags",
+    ] {
+        let outcome = f.engine.execute(job(stale, vec![])).await;
+        assert!(
+            matches!(outcome, Err(ExecError::Execution { .. })),
+            "{stale}: {outcome:?}"
+        );
+    }
+}
+
+/// Renaming an own table out of the prefix leaves the role owning a relation named
+/// outside it, which the check after the migration refuses, naming the new name; another
+/// plugin's table cannot be altered at all.
+#[tokio::test]
+async fn migrations_may_not_rename_outside_the_prefix_or_alter_foreign_tables() {
+    let db = TestDatabase::create();
+    let refused = [
+        (
+            "ALTER TABLE analytics_db__events RENAME TO quote_db__events",
+            "'quote_db__events', outside the plugin's prefix 'analytics_db__'",
+        ),
+        (
+            "ALTER TABLE analytics_db__tags RENAME TO x",
+            "'x', outside the plugin's prefix",
+        ),
+        (
+            "ALTER TABLE analytics_db__events RENAME COLUMN name TO title; \
+             ALTER TABLE analytics_db__events RENAME TO \"Quote_db__events\"",
+            "'Quote_db__events', outside",
+        ),
+        (
+            "ALTER TABLE quote_db__quotes RENAME TO analytics_db__stolen",
+            "must be owner",
+        ),
+        (
+            "ALTER TABLE quote_db__quotes RENAME COLUMN text TO body",
+            "must be owner",
+        ),
+        (
+            "ALTER TABLE quote_db__quotes DROP COLUMN text",
+            "must be owner",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
+    write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
+    open(&db, dir.path(), 2).await.unwrap();
+    for (sql, expected) in refused {
+        // Never applied, so each case may replace the last.
+        write_migration(dir.path(), "analytics-db", "002_rename.sql", sql);
+        match open(&db, dir.path(), 2).await {
+            Err(OpenError::Migration(MigrationError::Refused { migration, reason })) => {
+                assert!(migration.contains("002_rename.sql"), "{migration}");
+                assert!(reason.contains(expected), "{sql}: {reason}");
+            }
+            other => panic!("{sql}: expected a refusal, got {:?}", other.err()),
+        }
+        // Rolled back: the tables keep their names and columns.
+        let client = connect(db.url()).await;
+        let names: Vec<String> = client
+            .query(
+                "SELECT c.relname || '.' || a.attname FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
+                 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' \
+                   AND a.attnum > 0 AND NOT a.attisdropped AND c.relname NOT LIKE '\\_sql\\_handler%' \
+                 ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "analytics_db__events.data",
+                "analytics_db__events.id",
+                "analytics_db__events.n",
+                "analytics_db__events.name",
+                "analytics_db__events.score",
+                "analytics_db__tags.event_id",
+                "analytics_db__tags.tag",
+                "quote_db__quotes.id",
+                "quote_db__quotes.text",
+            ],
+            "{sql}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_claimed_write_commits_with_its_record_and_is_replayed() {
     let f = fixture().await;

@@ -28,6 +28,9 @@ pub(crate) struct Guard {
     /// Lower-cased names of the database's real tables, views and virtual-table modules.
     schema: Arc<HashSet<String>>,
     denial: Arc<Mutex<Option<Denial>>>,
+    /// The plugin's own table that the statement being run alters, once SQLite has
+    /// authorized its ALTER TABLE in a migration; cleared by [`Guard::begin_statement`].
+    altering: Arc<Mutex<Option<String>>>,
 }
 
 impl Guard {
@@ -43,6 +46,7 @@ impl Guard {
             mode,
             schema,
             denial: Arc::new(Mutex::new(None)),
+            altering: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -70,6 +74,22 @@ impl Guard {
         &self.plugin
     }
 
+    /// Marks the start of the next statement: what the guard allowed the previous one's
+    /// ALTER TABLE ends here. The authorizer has no such callback, so whoever runs the
+    /// statements one by one calls this before preparing each.
+    pub(crate) fn begin_statement(&self) {
+        *self.altering.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The plugin's own table that the statement just prepared alters, if it is an ALTER
+    /// TABLE of one (migrations only).
+    pub(crate) fn altered_table(&self) -> Option<String> {
+        self.altering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn decide(&self, ctx: &AuthContext<'_>) -> Authorization {
         match self.judge(ctx) {
             Ok(()) => Authorization::Allow,
@@ -87,15 +107,72 @@ impl Guard {
 
     fn judge(&self, ctx: &AuthContext<'_>) -> Result<(), Denial> {
         let migration = self.mode == GuardMode::Migration;
+        // Requests never lock: only a migration's ALTER TABLE sets it.
+        let altering = if migration {
+            self.altered_table()
+        } else {
+            None
+        };
         // Only the main database holds plugin tables; `temp` objects are not allowed.
+        // ALTER TABLE names its database in the action, and SQLite passes DROP COLUMN's
+        // column in this slot (alter.c, sqlite3AlterDropColumn).
         if let Some(db) = ctx.database_name
             && db != "main"
-            && !matches!(ctx.action, AuthAction::Function { .. } | AuthAction::Select)
+            && !matches!(
+                ctx.action,
+                AuthAction::Function { .. } | AuthAction::Select | AuthAction::AlterTable { .. }
+            )
+            && !(altering.is_some() && db == "temp" && is_temp_schema_access(&ctx.action))
         {
             return Err(Denial::Action("access to a database other than main"));
         }
         match ctx.action {
             AuthAction::Select | AuthAction::Recursive => Ok(()),
+            // What SQLite itself runs for an ALTER TABLE of the plugin's own table, which
+            // the AlterTable arm below checked before any of this is reported. SQLite
+            // prepares the whole ALTER (its nested statements included) before running
+            // any of it, and the statement ends at the next `begin_statement`.
+            //
+            // RENAME TO / RENAME COLUMN / DROP COLUMN rewrite the schema's SQL text with
+            // internal functions and check every object still parses. The functions are
+            // flagged SQLITE_FUNC_INTERNAL: SQLite resolves them only inside its own
+            // nested statements (a plugin's call is "no such function" after the
+            // authorizer), so allowing their names here lets through only SQLite's own
+            // rewriting, not a plugin's call; the names are exact, not a prefix.
+            AuthAction::Function { function_name }
+                if altering.is_some() && is_alter_table_function(function_name) =>
+            {
+                Ok(())
+            }
+            // The same rewriting and check of the connection's temp schema. A plugin can
+            // create nothing there (CREATE TEMP ... falls to the catch-all), so the temp
+            // schema holds nothing of another plugin.
+            AuthAction::Read { table_name, .. } | AuthAction::Update { table_name, .. }
+                if altering.is_some()
+                    && ctx.database_name == Some("temp")
+                    && is_temp_schema(table_name) =>
+            {
+                Ok(())
+            }
+            // ADD COLUMN on a STRICT table, or with a CHECK constraint, checks the
+            // existing rows with `pragma_quick_check(<table>)`. It reads only integrity
+            // messages; the Pragma arm below refuses it for any table but the one being
+            // altered.
+            AuthAction::Read { table_name, .. }
+                if altering.is_some() && table_name.eq_ignore_ascii_case("pragma_quick_check") =>
+            {
+                Ok(())
+            }
+            AuthAction::Pragma {
+                pragma_name,
+                pragma_value: Some(table),
+            } if pragma_name.eq_ignore_ascii_case("quick_check")
+                && altering
+                    .as_deref()
+                    .is_some_and(|altered| altered.eq_ignore_ascii_case(table)) =>
+            {
+                Ok(())
+            }
             AuthAction::Read { table_name, .. }
             | AuthAction::Insert { table_name }
             | AuthAction::Update { table_name, .. }
@@ -144,11 +221,25 @@ impl Guard {
             }
             AuthAction::CreateTable { table_name }
             | AuthAction::DropTable { table_name }
-            | AuthAction::AlterTable { table_name, .. }
             | AuthAction::Analyze { table_name }
                 if migration =>
             {
                 self.table(table_name, false)
+            }
+            // The first action SQLite reports for an ALTER TABLE, before any of its own
+            // work (the arms above). The new name of RENAME TO is never reported: the
+            // migration runner parses it once the statement is prepared, before it runs.
+            AuthAction::AlterTable {
+                database_name,
+                table_name,
+            } if migration => {
+                if database_name != "main" {
+                    return Err(Denial::Action("access to a database other than main"));
+                }
+                self.table(table_name, false)?;
+                *self.altering.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(table_name.to_owned());
+                Ok(())
             }
             // UNIQUE and PRIMARY KEY constraints make indexes SQLite names itself.
             AuthAction::CreateIndex {
@@ -219,6 +310,34 @@ impl Guard {
             _ => Err(Denial::ForeignTable(name.to_owned())),
         }
     }
+}
+
+/// SQLite's helpers for ALTER TABLE (alter.c, `aAlterTableFuncs`), all internal.
+fn is_alter_table_function(name: &str) -> bool {
+    [
+        "sqlite_rename_column",
+        "sqlite_rename_table",
+        "sqlite_rename_test",
+        "sqlite_rename_quotefix",
+        "sqlite_drop_column",
+    ]
+    .iter()
+    .any(|f| f.eq_ignore_ascii_case(name))
+}
+
+/// The temp schema's table, under its old and new names.
+fn is_temp_schema(name: &str) -> bool {
+    ["sqlite_temp_master", "sqlite_temp_schema"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(name))
+}
+
+fn is_temp_schema_access(action: &AuthAction<'_>) -> bool {
+    matches!(
+        action,
+        AuthAction::Read { table_name, .. } | AuthAction::Update { table_name, .. }
+            if is_temp_schema(table_name)
+    )
 }
 
 fn is_engine_bookkeeping(name: &str) -> bool {

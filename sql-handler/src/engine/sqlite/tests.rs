@@ -886,3 +886,329 @@ async fn own_table_sql_is_not_refused_for_how_sqlite_reports_it() {
         );
     }
 }
+
+/// The first migration of the ALTER TABLE tests: an AUTOINCREMENT key (so a rename moves
+/// its `sqlite_sequence` row), and an index, a view and a trigger over the columns that
+/// the second migration renames, which SQLite rewrites with them.
+const ITEMS: &str = "
+CREATE TABLE analytics_db__items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, n INTEGER, note TEXT);
+CREATE INDEX analytics_db__items_by_name ON analytics_db__items(name);
+CREATE VIEW analytics_db__item_names AS SELECT id, name AS label FROM analytics_db__items;
+CREATE TRIGGER analytics_db__items_len AFTER INSERT ON analytics_db__items
+BEGIN UPDATE analytics_db__items SET n = length(new.name) WHERE id = new.id; END;
+INSERT INTO analytics_db__items (name, note) VALUES ('a', 'x'), ('bb', 'y');
+";
+
+const QUOTES: &str = "CREATE TABLE quote_db__quotes (id INTEGER PRIMARY KEY, text TEXT); \
+                      INSERT INTO quote_db__quotes VALUES (1, 'secret');";
+
+/// Applies [`ITEMS`] (and quote-db's table), then, on a second start as a later
+/// deployment would, `second` as analytics-db's next migration.
+fn evolve(
+    second: &str,
+) -> (
+    tempfile::TempDir,
+    Result<SqliteEngine, crate::engine::OpenError>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    write_migration(dir.path(), "analytics-db", "001_items.sql", ITEMS);
+    write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
+    drop(open(dir.path()).unwrap());
+    write_migration(dir.path(), "analytics-db", "002_alter.sql", second);
+    let engine = open(dir.path());
+    (dir, engine)
+}
+
+/// One schema change: the migration, a request in the new shape (the trigger fills `n`
+/// with the name's length), what reading it all back returns, and a request in the old
+/// shape that must now fail.
+struct Evolution {
+    migration: &'static str,
+    write: &'static str,
+    read: &'static str,
+    expected: serde_json::Value,
+    stale: Option<&'static str>,
+}
+
+#[tokio::test]
+async fn migrations_rename_drop_and_add_columns_and_rename_own_tables() {
+    let cases = [
+        Evolution {
+            migration: "ALTER TABLE analytics_db__items RENAME COLUMN name TO title;",
+            write: "INSERT INTO analytics_db__items (title) VALUES ('ccc')",
+            // INDEXED BY fails unless the index now covers `title`.
+            read: "SELECT i.title, v.label, i.n FROM analytics_db__items i \
+                   INDEXED BY analytics_db__items_by_name \
+                   JOIN analytics_db__item_names v USING (id) WHERE i.title > '' ORDER BY i.id",
+            expected: json!([
+                {"title": "a", "label": "a", "n": 1},
+                {"title": "bb", "label": "bb", "n": 2},
+                {"title": "ccc", "label": "ccc", "n": 3},
+            ]),
+            stale: Some("SELECT name FROM analytics_db__items"),
+        },
+        Evolution {
+            migration: "ALTER TABLE analytics_db__items RENAME TO analytics_db__things;",
+            write: "INSERT INTO analytics_db__things (name) VALUES ('ccc')",
+            read: "SELECT t.id, v.label, t.n FROM analytics_db__things t \
+                   INDEXED BY analytics_db__items_by_name \
+                   JOIN analytics_db__item_names v USING (id) WHERE t.name > '' ORDER BY t.id",
+            expected: json!([
+                {"id": 1, "label": "a", "n": 1},
+                {"id": 2, "label": "bb", "n": 2},
+                {"id": 3, "label": "ccc", "n": 3},
+            ]),
+            stale: Some("SELECT name FROM analytics_db__items"),
+        },
+        Evolution {
+            migration: "ALTER TABLE analytics_db__items DROP COLUMN note;",
+            write: "INSERT INTO analytics_db__items (name) VALUES ('ccc')",
+            read: "SELECT * FROM analytics_db__items ORDER BY id",
+            expected: json!([
+                {"id": 1, "name": "a", "n": 1},
+                {"id": 2, "name": "bb", "n": 2},
+                {"id": 3, "name": "ccc", "n": 3},
+            ]),
+            stale: Some("SELECT note FROM analytics_db__items"),
+        },
+        Evolution {
+            migration: "ALTER TABLE analytics_db__items ADD COLUMN tag TEXT NOT NULL DEFAULT 'none';",
+            write: "INSERT INTO analytics_db__items (name, tag) VALUES ('ccc', 'new')",
+            read: "SELECT v.label, i.tag, i.n FROM analytics_db__items i \
+                   JOIN analytics_db__item_names v USING (id) ORDER BY i.id",
+            expected: json!([
+                {"label": "a", "tag": "none", "n": 1},
+                {"label": "bb", "tag": "none", "n": 2},
+                {"label": "ccc", "tag": "new", "n": 3},
+            ]),
+            stale: None,
+        },
+        // A CHECK makes SQLite test the existing rows with pragma_quick_check.
+        Evolution {
+            migration: "ALTER TABLE analytics_db__items ADD COLUMN score REAL NOT NULL DEFAULT 0 \
+                        CHECK (abs(score) < 100);",
+            write: "INSERT INTO analytics_db__items (name, score) VALUES ('ccc', 5)",
+            read: "SELECT name, score FROM analytics_db__items ORDER BY id",
+            expected: json!([
+                {"name": "a", "score": 0.0},
+                {"name": "bb", "score": 0.0},
+                {"name": "ccc", "score": 5.0},
+            ]),
+            stale: Some("INSERT INTO analytics_db__items (name, score) VALUES ('d', 500)"),
+        },
+        // Several changes in one file, other statements between them.
+        Evolution {
+            migration: "ALTER TABLE analytics_db__items RENAME COLUMN name TO title;
+                        CREATE INDEX analytics_db__items_by_n ON analytics_db__items(n);
+                        ALTER TABLE analytics_db__items RENAME TO analytics_db__things;
+                        UPDATE analytics_db__things SET title = upper(title);
+                        ALTER TABLE analytics_db__things DROP COLUMN note;",
+            write: "INSERT INTO analytics_db__things (title) VALUES ('ccc')",
+            read: "SELECT * FROM analytics_db__things ORDER BY id",
+            expected: json!([
+                {"id": 1, "title": "A", "n": 1},
+                {"id": 2, "title": "BB", "n": 2},
+                {"id": 3, "title": "ccc", "n": 3},
+            ]),
+            stale: Some("SELECT title FROM analytics_db__items"),
+        },
+    ];
+    for case in cases {
+        let sql = case.migration;
+        let (dir, engine) = evolve(sql);
+        let f = Fixture {
+            _dir: dir,
+            engine: engine.unwrap_or_else(|e| panic!("{sql}: {e}")),
+        };
+        run(&f, job(case.write, vec![]))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {}: {e:?}", case.write));
+        assert_eq!(rows(&f, case.read, vec![]).await, case.expected, "{sql}");
+        if let Some(stale) = case.stale {
+            let outcome = run(&f, job(stale, vec![])).await;
+            assert!(
+                matches!(outcome, Err(ExecError::Execution { .. })),
+                "{sql}: {stale}: {outcome:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn migrations_may_not_rename_outside_the_prefix_or_alter_foreign_tables() {
+    let refused = [
+        (
+            "ALTER TABLE analytics_db__items RENAME TO quote_db__items;",
+            "it renames 'analytics_db__items' to 'quote_db__items', outside the plugin's prefix 'analytics_db__'",
+        ),
+        (
+            "ALTER TABLE analytics_db__items RENAME TO x;",
+            "to 'x', outside",
+        ),
+        (
+            "ALTER TABLE analytics_db__items RENAME TO \"quote_db__items\";",
+            "to 'quote_db__items', outside",
+        ),
+        (
+            "ALTER TABLE analytics_db__items RENAME TO [quote_db__items];",
+            "to 'quote_db__items', outside",
+        ),
+        // SQLite takes a string literal for the name too.
+        (
+            "ALTER TABLE analytics_db__items RENAME TO 'quote_db__items';",
+            "to 'quote_db__items', outside",
+        ),
+        (
+            "alter table /* c */ main.analytics_db__items rename to quote_db__x;",
+            "to 'quote_db__x', outside",
+        ),
+        // The whole file is undone, the first change included.
+        (
+            "ALTER TABLE analytics_db__items RENAME COLUMN name TO title;
+             ALTER TABLE analytics_db__items RENAME TO x;",
+            "to 'x', outside",
+        ),
+        (
+            "ALTER TABLE quote_db__quotes RENAME COLUMN text TO body;",
+            "'quote_db__quotes' is outside the plugin's prefix 'analytics_db__'",
+        ),
+        (
+            "ALTER TABLE quote_db__quotes DROP COLUMN text;",
+            "'quote_db__quotes' is outside",
+        ),
+        (
+            "ALTER TABLE quote_db__quotes ADD COLUMN x INTEGER;",
+            "'quote_db__quotes' is outside",
+        ),
+        (
+            "ALTER TABLE quote_db__quotes RENAME TO analytics_db__stolen;",
+            "'quote_db__quotes' is outside",
+        ),
+        (
+            "ALTER TABLE _sql_handler_migrations RENAME TO analytics_db__m;",
+            "'_sql_handler_migrations' is outside",
+        ),
+        // SQLite's ALTER TABLE functions only inside an own table's ALTER TABLE: not in
+        // the statement after one, nor in any other.
+        (
+            "ALTER TABLE analytics_db__items RENAME COLUMN name TO title;
+             INSERT INTO analytics_db__items (title)
+             VALUES (sqlite_rename_test('main', 'x', 'table', 'a', 0, 'b', 0));",
+            "function sqlite_rename_test() is not allowed",
+        ),
+        (
+            "INSERT INTO analytics_db__items (name) VALUES (sqlite_drop_column(1, 'x', 0));",
+            "function sqlite_drop_column() is not allowed",
+        ),
+        (
+            "SELECT * FROM pragma_quick_check('quote_db__quotes');",
+            "pragma_quick_check",
+        ),
+        // What SQLite stores from ADD COLUMN without asking the authorizer.
+        (
+            "ALTER TABLE analytics_db__items ADD COLUMN z AS (zeroblob(n));",
+            "column z calls zeroblob(), which is not allowed",
+        ),
+        (
+            "ALTER TABLE analytics_db__items ADD COLUMN z INTEGER CHECK (length(randomblob(n)) > 0);",
+            "calls randomblob()",
+        ),
+        (
+            "ALTER TABLE analytics_db__items ADD COLUMN q INTEGER REFERENCES quote_db__quotes(id);",
+            "column q references 'quote_db__quotes', outside the plugin's prefix",
+        ),
+    ];
+    for (sql, expected) in refused {
+        let (dir, engine) = evolve(sql);
+        let err = engine.err();
+        let text = err.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            matches!(
+                err,
+                Some(crate::engine::OpenError::Migration(
+                    MigrationError::Refused { .. }
+                ))
+            ) && text.contains("analytics-db/002_alter.sql")
+                && text.contains(expected),
+            "{sql}: {err:?}"
+        );
+        // Nothing of it stayed behind.
+        let conn = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
+        let columns = |table: &str| -> String {
+            conn.query_row(
+                "SELECT group_concat(name, ',') FROM pragma_table_info(?1)",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(columns("analytics_db__items"), "id,name,n,note", "{sql}");
+        assert_eq!(columns("quote_db__quotes"), "id,text", "{sql}");
+        let names = |query: &str| -> String { conn.query_row(query, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            names(
+                "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master \
+                 WHERE name NOT LIKE 'sqlite%' AND name NOT LIKE '\\_sql\\_handler%' ESCAPE '\\' \
+                 ORDER BY name)"
+            ),
+            "analytics_db__item_names,analytics_db__items,analytics_db__items_by_name,\
+             analytics_db__items_len,quote_db__quotes",
+            "{sql}"
+        );
+        assert_eq!(
+            names("SELECT group_concat(name, ',') FROM sqlite_sequence"),
+            "analytics_db__items",
+            "{sql}"
+        );
+    }
+}
+
+/// SQLite's ALTER TABLE helpers are refused by the guard in a request, whatever the
+/// statement; SQLite would refuse them too, but only after the authorizer allowed them.
+#[tokio::test]
+async fn requests_may_not_call_sqlites_alter_table_functions() {
+    let f = fixture();
+    let calls = [
+        (
+            "SELECT sqlite_rename_table('main', 'table', 'analytics_db__events', \
+             'CREATE TABLE analytics_db__events (id)', 'analytics_db__events', 'quote_db__x', 0)",
+            "sqlite_rename_table",
+        ),
+        (
+            "SELECT sqlite_rename_column('CREATE TABLE analytics_db__events (n)', 'table', \
+             'analytics_db__events', 'main', 'analytics_db__events', 0, 'm', 0, 0)",
+            "sqlite_rename_column",
+        ),
+        (
+            "SELECT sqlite_rename_test('main', 'CREATE TABLE x (a)', 'table', 'x', 0, 'x', 0)",
+            "sqlite_rename_test",
+        ),
+        (
+            "SELECT name FROM analytics_db__events WHERE sqlite_rename_quotefix('main', name) IS NULL",
+            "sqlite_rename_quotefix",
+        ),
+        (
+            "UPDATE analytics_db__events SET name = sqlite_drop_column(1, name, 0)",
+            "sqlite_drop_column",
+        ),
+    ];
+    for (sql, function) in calls {
+        assert_eq!(
+            denial(&f, sql).await,
+            Denial::Function(function.into()),
+            "{sql}"
+        );
+    }
+    for sql in [
+        "ALTER TABLE analytics_db__events RENAME COLUMN n TO m",
+        "ALTER TABLE analytics_db__events RENAME TO analytics_db__e",
+        "ALTER TABLE analytics_db__events DROP COLUMN score",
+        "ALTER TABLE analytics_db__events ADD COLUMN z TEXT",
+    ] {
+        assert_eq!(
+            denial(&f, sql).await,
+            Denial::Action("schema changes outside migrations"),
+            "{sql}"
+        );
+    }
+}
