@@ -7,8 +7,9 @@
 
 use proc_macro::TokenStream;
 
-mod plugin;
+mod manifest;
 mod row;
+mod schema;
 mod sql;
 
 /// Checks a statement at compile time and builds a `sql_client::Query` typed by its kind.

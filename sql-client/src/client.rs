@@ -2,6 +2,8 @@
 //! checks, rate limit, request with retries, audit, slow log and metrics.
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,12 @@ use crate::rate_limit::RateLimiter;
 use crate::result::SqlResult;
 use crate::retry;
 use crate::row::SqlRow;
+
+/// The future of a kind-specific method: an `async fn`'s, boxed. An `async fn`'s future
+/// carries the fn's bounds, so a query of the wrong kind would fail the method's bound three
+/// times (at the argument, the call and `.await`); this type does not mention the query's
+/// type, so the error is reported once, at the argument.
+type Running<'a, T> = Pin<Box<dyn Future<Output = Result<T, SqlError>> + Send + 'a>>;
 
 /// Client-side code of a reply that did not come in time.
 const REPLY_TIMEOUT: &str = "REPLY_TIMEOUT";
@@ -153,16 +161,22 @@ impl SqlClient {
 
     /// Runs a read and converts every row to `T` ([`Row`](crate::Row) for untyped rows).
     ///
+    /// `query` is a `Query<Select>`; a query of another kind does not compile
+    /// (`SelectQuery`).
+    ///
     /// # Errors
     ///
     /// As [`SqlClient::execute`], and [`SqlError::Decode`] naming the column when a row
     /// does not convert.
-    pub async fn select<T: SqlRow>(&self, query: Query<Select>) -> Result<Vec<T>, SqlError> {
-        let preview = query.preview();
-        let result = self.run(query, None).await?;
-        result
-            .rows_as()
-            .map_err(|e| SqlError::decode(e.to_string(), &preview))
+    pub fn select<'a, T: SqlRow + 'a>(&'a self, query: impl SelectQuery) -> Running<'a, Vec<T>> {
+        let query = query.into_query();
+        Box::pin(async move {
+            let preview = query.preview();
+            let result = self.run(query, None).await?;
+            result
+                .rows_as()
+                .map_err(|e| SqlError::decode(e.to_string(), &preview))
+        })
     }
 
     /// Runs a read and converts its first row, if any. Asks the handler for one row unless
@@ -171,49 +185,62 @@ impl SqlClient {
     /// # Errors
     ///
     /// As [`SqlClient::select`].
-    pub async fn select_one<T: SqlRow>(&self, query: Query<Select>) -> Result<Option<T>, SqlError> {
+    pub fn select_one<'a, T: SqlRow + 'a>(
+        &'a self,
+        query: impl SelectQuery,
+    ) -> Running<'a, Option<T>> {
+        let query = query.into_query();
         let query = if query.options().1.is_none() {
             query.max_rows(1)
         } else {
             query
         };
-        let preview = query.preview();
-        let result = self.run(query, None).await?;
-        result
-            .first()
-            .map(T::from_row)
-            .transpose()
-            .map_err(|e| SqlError::decode(e.to_string(), &preview))
+        Box::pin(async move {
+            let preview = query.preview();
+            let result = self.run(query, None).await?;
+            result
+                .first()
+                .map(T::from_row)
+                .transpose()
+                .map_err(|e| SqlError::decode(e.to_string(), &preview))
+        })
     }
 
     /// Runs an `INSERT` and returns the rows inserted.
     ///
+    /// `query` is a `Query<Insert>` with its arguments; a row template (`sql!` on an
+    /// `INSERT` without arguments) goes to [`SqlClient::insert_many`] instead, and a query
+    /// of another kind does not compile (`InsertQuery`).
+    ///
     /// # Errors
     ///
     /// As [`SqlClient::execute`].
-    pub async fn insert(&self, query: Query<Insert>) -> Result<u64, SqlError> {
-        Ok(self.run(query, None).await?.row_count())
+    pub fn insert(&self, query: impl InsertQuery) -> Running<'_, u64> {
+        let query = query.into_query();
+        Box::pin(async move { Ok(self.run(query, None).await?.row_count()) })
     }
 
     /// Runs one `INSERT` once per row of parameters, in one request and one transaction:
     /// all rows are inserted or none. At most 1000 rows per call.
+    ///
+    /// `query` is a row template from `sql!` (`Query<Insert, Rows<N>>`, whose rows must
+    /// hold `N` values) or a `Query<Insert>`; a query of another kind does not compile
+    /// (`InsertRowsQuery`).
     ///
     /// # Errors
     ///
     /// As [`SqlClient::execute`]; [`SqlError::Validation`] when a row's length differs from
     /// the placeholders or there are more than 1000 rows. A failing row's index is in the
     /// error's `details.batch_index`.
-    pub async fn insert_many<S, R, I>(
-        &self,
-        query: Query<Insert, S>,
-        rows: I,
-    ) -> Result<u64, SqlError>
+    pub fn insert_many<S, R, I>(&self, query: impl InsertRowsQuery<S>, rows: I) -> Running<'_, u64>
     where
         S: Shape,
         R: ParamRow<S>,
         I: IntoIterator<Item = R>,
     {
+        let query = query.into_insert();
         let preview = query.preview();
+        // Encoded now, so that the future holds neither the rows nor their iterator.
         let batch = rows
             .into_iter()
             .enumerate()
@@ -227,29 +254,40 @@ impl SqlClient {
                     )
                 })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        Ok(self.run(query, Some(batch)).await?.row_count())
+            .collect::<Result<Vec<_>, _>>();
+        Box::pin(async move {
+            let batch = batch?;
+            if batch.is_empty() {
+                return Ok(0);
+            }
+            Ok(self.run(query, Some(batch)).await?.row_count())
+        })
     }
 
     /// Runs an `UPDATE` and returns the rows changed.
     ///
+    /// `query` is a `Query<Update>`; a query of another kind does not compile
+    /// (`UpdateQuery`).
+    ///
     /// # Errors
     ///
     /// As [`SqlClient::execute`].
-    pub async fn update(&self, query: Query<Update>) -> Result<u64, SqlError> {
-        Ok(self.run(query, None).await?.row_count())
+    pub fn update(&self, query: impl UpdateQuery) -> Running<'_, u64> {
+        let query = query.into_query();
+        Box::pin(async move { Ok(self.run(query, None).await?.row_count()) })
     }
 
     /// Runs a `DELETE` and returns the rows deleted.
     ///
+    /// `query` is a `Query<Delete>`; a query of another kind does not compile
+    /// (`DeleteQuery`).
+    ///
     /// # Errors
     ///
     /// As [`SqlClient::execute`].
-    pub async fn delete(&self, query: Query<Delete>) -> Result<u64, SqlError> {
-        Ok(self.run(query, None).await?.row_count())
+    pub fn delete(&self, query: impl DeleteQuery) -> Running<'_, u64> {
+        let query = query.into_query();
+        Box::pin(async move { Ok(self.run(query, None).await?.row_count()) })
     }
 
     /// The client's metrics now, with its plugin's rate-limit status.
@@ -577,6 +615,213 @@ impl SqlClient {
         }
     }
 }
+
+/// The query types the kind-specific methods accept. Each method takes `impl` one of the
+/// public traits below, implemented only by the query type of its kind, so that a query of
+/// another kind fails to compile with a message naming both kinds and the method to call
+/// (a plain `Query<Select>` parameter gives only "mismatched types").
+mod sealed {
+    use crate::query::{Bound, Insert, Kind, Query, Shape};
+
+    /// Hands the query over, arguments bound. Only this crate can name it, so no other
+    /// type can implement the public traits.
+    pub trait IntoQuery<K: Kind> {
+        fn into_query(self) -> Query<K>;
+    }
+
+    impl<K: Kind, S: ArgumentsBound> IntoQuery<K> for Query<K, S> {
+        fn into_query(self) -> Query<K> {
+            S::bound(self)
+        }
+    }
+
+    /// Hands an `INSERT` over as it is, row template or not.
+    pub trait IntoInsert<S: Shape> {
+        fn into_insert(self) -> Query<Insert, S>;
+    }
+
+    impl<S: Shape> IntoInsert<S> for Query<Insert, S> {
+        fn into_insert(self) -> Query<Insert, S> {
+            self
+        }
+    }
+
+    /// The shape of a query whose arguments are bound: only [`Bound`]. `insert` takes any
+    /// `Query<Insert, S>` with this bound on `S`, so that a row template fails here, with
+    /// a message of its own, rather than as just another type.
+    #[diagnostic::on_unimplemented(
+        message = "`insert` runs a `Query<Insert>`, with its arguments; this INSERT has none, which makes it a row template, `Query<Insert, {Self}>`",
+        label = "an INSERT written without arguments",
+        note = "either the arguments are missing: give `sql!` one per placeholder, after the SQL: `sql!(\"INSERT ... VALUES ($1, $2)\", a, b)`",
+        note = "or the template is for `insert_many`, which takes the rows: `client.insert_many(sql!(\"INSERT ... VALUES ($1, $2)\"), [(a, b), (c, d)])`"
+    )]
+    pub trait ArgumentsBound: Shape + Sized {
+        fn bound<K: Kind>(query: Query<K, Self>) -> Query<K>;
+    }
+
+    impl ArgumentsBound for Bound {
+        fn bound<K: Kind>(query: Query<K>) -> Query<K> {
+            query
+        }
+    }
+}
+
+/// What [`SqlClient::select`] and [`SqlClient::select_one`] run: a `Query<Select>`, and
+/// nothing else.
+///
+/// Implemented only by [`Query<Select>`](Query) (sealed), so the compiler infers a query's
+/// kind from the method (`Query::checked(...)` needs no `::<Select>`), and a query of
+/// another kind does not compile: the error names its kind and the method to call instead.
+/// [`InsertQuery`], [`InsertRowsQuery`], [`UpdateQuery`] and [`DeleteQuery`] do the same
+/// for the other methods.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{Row, SqlClient, SqlError, sql};
+///
+/// async fn events_of(client: &SqlClient, user: &str) -> Result<Vec<Row>, SqlError> {
+///     client
+///         .select(sql!(plugin = "analytics-db", "SELECT id FROM analytics_db__events WHERE user_id = $1", user))
+///         .await
+/// }
+/// # let _ = events_of;
+/// ```
+///
+/// A write is not a read:
+///
+/// ```compile_fail,E0277
+/// # use sql_client::{Row, SqlClient, sql};
+/// # async fn run(client: &SqlClient) {
+/// let _ = client.select::<Row>(sql!(plugin = "analytics-db", "DELETE FROM analytics_db__events WHERE id = $1", 1)).await;
+/// # }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`select` and `select_one` run a `Query<Select>`, not a `{Self}`",
+    label = "this query is not a SELECT",
+    note = "call the method of the query's kind: `insert` for `Query<Insert>`, `insert_many` for `Query<Insert, Rows<N>>`, `update` for `Query<Update>`, `delete` for `Query<Delete>`; `execute` runs any kind of statement and returns the rows of its RETURNING clause"
+)]
+pub trait SelectQuery: sealed::IntoQuery<Select> {}
+
+impl SelectQuery for Query<Select> {}
+
+/// What [`SqlClient::insert`] runs: a `Query<Insert>` with its arguments, and nothing else.
+///
+/// Implemented only by [`Query<Insert>`](Query) (sealed; see [`SelectQuery`]). An `INSERT`
+/// written without its arguments is a row template, `Query<Insert, Rows<N>>`, for
+/// [`SqlClient::insert_many`]; passing it to `insert` does not compile, and the error says
+/// so.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{SqlClient, SqlError, sql};
+///
+/// async fn log_in(client: &SqlClient, user: &str) -> Result<u64, SqlError> {
+///     client
+///         .insert(sql!(plugin = "analytics-db", "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, 'login')", user))
+///         .await
+/// }
+/// # let _ = log_in;
+/// ```
+///
+/// A template without its arguments is not a statement to run:
+///
+/// ```compile_fail,E0277
+/// # use sql_client::{SqlClient, sql};
+/// # async fn run(client: &SqlClient) {
+/// let _ = client.insert(sql!(plugin = "analytics-db", "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)")).await;
+/// # }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`insert` runs a `Query<Insert>`, not a `{Self}`",
+    label = "this query is not an INSERT",
+    note = "call the method of the query's kind: `select` or `select_one` for `Query<Select>`, `update` for `Query<Update>`, `delete` for `Query<Delete>`"
+)]
+pub trait InsertQuery: sealed::IntoQuery<Insert> {}
+
+// For every shape, so that a row template fails the shape's bound and gets its message.
+impl<S: sealed::ArgumentsBound> InsertQuery for Query<Insert, S> {}
+
+/// What [`SqlClient::insert_many`] runs once per row: an `INSERT`, as a row template from
+/// `sql!` (`Query<Insert, Rows<N>>`, whose rows must have `N` values) or as a
+/// `Query<Insert>` (rows checked when the query runs).
+///
+/// Implemented only by those (sealed; see [`SelectQuery`]).
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{SqlClient, SqlError, sql};
+///
+/// async fn log(client: &SqlClient) -> Result<u64, SqlError> {
+///     client
+///         .insert_many(
+///             sql!(plugin = "analytics-db", "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)"),
+///             [("alice", "login"), ("bob", "logout")],
+///         )
+///         .await
+/// }
+/// # let _ = log;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`insert_many` runs an INSERT once per row, not a `{Self}`",
+    label = "this query is not an INSERT",
+    note = "call the method of the query's kind: `select` or `select_one` for `Query<Select>`, `update` for `Query<Update>`, `delete` for `Query<Delete>`"
+)]
+pub trait InsertRowsQuery<S: Shape>: sealed::IntoInsert<S> {}
+
+impl<S: Shape> InsertRowsQuery<S> for Query<Insert, S> {}
+
+/// What [`SqlClient::update`] runs: a `Query<Update>`, and nothing else.
+///
+/// Implemented only by [`Query<Update>`](Query) (sealed; see [`SelectQuery`]).
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{SqlClient, SqlError, sql};
+///
+/// async fn rename(client: &SqlClient, id: i64) -> Result<u64, SqlError> {
+///     client
+///         .update(sql!(plugin = "analytics-db", "UPDATE analytics_db__events SET name = 'renamed' WHERE id = $1", id))
+///         .await
+/// }
+/// # let _ = rename;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`update` runs a `Query<Update>`, not a `{Self}`",
+    label = "this query is not an UPDATE",
+    note = "call the method of the query's kind: `select` or `select_one` for `Query<Select>`, `insert` for `Query<Insert>`, `insert_many` for `Query<Insert, Rows<N>>`, `delete` for `Query<Delete>`"
+)]
+pub trait UpdateQuery: sealed::IntoQuery<Update> {}
+
+impl UpdateQuery for Query<Update> {}
+
+/// What [`SqlClient::delete`] runs: a `Query<Delete>`, and nothing else.
+///
+/// Implemented only by [`Query<Delete>`](Query) (sealed; see [`SelectQuery`]).
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{SqlClient, SqlError, sql};
+///
+/// async fn forget(client: &SqlClient, id: i64) -> Result<u64, SqlError> {
+///     client
+///         .delete(sql!(plugin = "analytics-db", "DELETE FROM analytics_db__events WHERE id = $1", id))
+///         .await
+/// }
+/// # let _ = forget;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`delete` runs a `Query<Delete>`, not a `{Self}`",
+    label = "this query is not a DELETE",
+    note = "call the method of the query's kind: `select` or `select_one` for `Query<Select>`, `insert` for `Query<Insert>`, `insert_many` for `Query<Insert, Rows<N>>`, `update` for `Query<Update>`"
+)]
+pub trait DeleteQuery: sealed::IntoQuery<Delete> {}
+
+impl DeleteQuery for Query<Delete> {}
 
 /// Waits for a violation reported by the server that dooms a request to `subject`.
 fn refusal(

@@ -9,6 +9,8 @@
 use serde_json::Value;
 
 #[cfg(any(feature = "chrono", feature = "time"))]
+use crate::__private::{Reads, read};
+#[cfg(any(feature = "chrono", feature = "time"))]
 use crate::decode::{Expected, FromSqlValue};
 
 #[cfg(any(feature = "chrono", feature = "time"))]
@@ -20,12 +22,14 @@ fn text<'a>(value: &'a Value, expected: &'static str) -> Result<&'a str, Expecte
 mod chrono_impls {
     use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
-    use super::{Expected, FromSqlValue, Value, text};
+    use super::{Expected, FromSqlValue, Reads, Value, read, text};
 
     const DATETIME: &str = "DateTime<Utc> (RFC 3339 text)";
     const NAIVE: &str = "NaiveDateTime (YYYY-MM-DD HH:MM:SS[.f] text)";
 
     impl FromSqlValue for DateTime<Utc> {
+        const READS: Reads = Reads::of(read::TIMESTAMPTZ | read::TIMESTAMP | read::TEXT);
+
         fn from_sql_value(value: &Value) -> Result<Self, Expected> {
             let s = text(value, DATETIME)?;
             DateTime::parse_from_rfc3339(s)
@@ -37,12 +41,16 @@ mod chrono_impls {
     }
 
     impl FromSqlValue for NaiveDateTime {
+        const READS: Reads = Reads::of(read::TIMESTAMP | read::TIMESTAMPTZ | read::TEXT);
+
         fn from_sql_value(value: &Value) -> Result<Self, Expected> {
             naive(text(value, NAIVE)?).map_err(|_| Expected(NAIVE))
         }
     }
 
     impl FromSqlValue for NaiveDate {
+        const READS: Reads = Reads::of(read::DATE | read::TEXT);
+
         fn from_sql_value(value: &Value) -> Result<Self, Expected> {
             NaiveDate::parse_from_str(text(value, "NaiveDate")?, "%Y-%m-%d")
                 .map_err(|_| Expected("NaiveDate (YYYY-MM-DD text)"))
@@ -50,6 +58,8 @@ mod chrono_impls {
     }
 
     impl FromSqlValue for NaiveTime {
+        const READS: Reads = Reads::of(read::TIME | read::TEXT);
+
         fn from_sql_value(value: &Value) -> Result<Self, Expected> {
             NaiveTime::parse_from_str(text(value, "NaiveTime")?, "%H:%M:%S%.f")
                 .map_err(|_| Expected("NaiveTime (HH:MM:SS[.f] text)"))
@@ -68,12 +78,14 @@ mod time_impls {
     use time::macros::format_description;
     use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
-    use super::{Expected, FromSqlValue, Value, text};
+    use super::{Expected, FromSqlValue, Reads, Value, read, text};
 
     const OFFSET: &str = "OffsetDateTime (RFC 3339 text)";
     const PRIMITIVE: &str = "PrimitiveDateTime (YYYY-MM-DD HH:MM:SS[.f] text)";
 
     impl FromSqlValue for OffsetDateTime {
+        const READS: Reads = Reads::of(read::TIMESTAMPTZ | read::TIMESTAMP | read::TEXT);
+
         fn from_sql_value(value: &Value) -> Result<Self, Expected> {
             let s = text(value, OFFSET)?;
             OffsetDateTime::parse(s, &Rfc3339)
@@ -83,12 +95,16 @@ mod time_impls {
     }
 
     impl FromSqlValue for PrimitiveDateTime {
+        const READS: Reads = Reads::of(read::TIMESTAMP | read::TIMESTAMPTZ | read::TEXT);
+
         fn from_sql_value(value: &Value) -> Result<Self, Expected> {
             primitive(text(value, PRIMITIVE)?).map_err(|_| Expected(PRIMITIVE))
         }
     }
 
     impl FromSqlValue for Date {
+        const READS: Reads = Reads::of(read::DATE | read::TEXT);
+
         fn from_sql_value(value: &Value) -> Result<Self, Expected> {
             Date::parse(
                 text(value, "Date")?,

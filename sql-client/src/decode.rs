@@ -6,6 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
+use crate::__private::{Reads, read};
+
 /// A type one column value converts into.
 ///
 /// # Examples
@@ -31,6 +33,12 @@ pub trait FromSqlValue: Sized {
     ///
     /// The expected type's description when the value does not fit.
     fn from_sql_value(value: &Value) -> Result<Self, Expected>;
+
+    /// The column types this type reads, for `sql!(as T, ...)`'s check against the
+    /// schema. The default reads anything, which turns the check off for a type of your
+    /// own.
+    #[doc(hidden)]
+    const READS: Reads = Reads::ANY;
 }
 
 /// What a conversion expected, for the message of a decode error.
@@ -40,6 +48,8 @@ pub struct Expected(pub &'static str);
 macro_rules! integers {
     ($($t:ty),*) => {$(
         impl FromSqlValue for $t {
+            const READS: Reads = Reads::of(read::INTEGER | read::BOOLEAN | read::NUMERIC);
+
             fn from_sql_value(value: &Value) -> Result<Self, Expected> {
                 let expected = Expected(concat!(stringify!($t), " (an integer in range)"));
                 match value {
@@ -62,6 +72,8 @@ integers!(
 macro_rules! floats {
     ($($t:ty),*) => {$(
         impl FromSqlValue for $t {
+            const READS: Reads = Reads::of(read::INTEGER | read::REAL | read::NUMERIC | read::NUMERIC_TEXT);
+
             #[allow(clippy::cast_possible_truncation, reason = "f32 columns accept the nearest value")]
             fn from_sql_value(value: &Value) -> Result<Self, Expected> {
                 match value {
@@ -78,6 +90,8 @@ macro_rules! floats {
 floats!(f32, f64);
 
 impl FromSqlValue for bool {
+    const READS: Reads = Reads::of(read::BOOLEAN | read::INTEGER);
+
     fn from_sql_value(value: &Value) -> Result<Self, Expected> {
         match value {
             Value::Bool(b) => Ok(*b),
@@ -90,6 +104,9 @@ impl FromSqlValue for bool {
 }
 
 impl FromSqlValue for String {
+    const READS: Reads =
+        Reads::of(read::TEXT | read::DATES | read::UUID | read::NUMERIC_TEXT | read::JSON);
+
     fn from_sql_value(value: &Value) -> Result<Self, Expected> {
         match value {
             Value::String(s) => Ok(s.clone()),
@@ -99,6 +116,8 @@ impl FromSqlValue for String {
 }
 
 impl FromSqlValue for Vec<u8> {
+    const READS: Reads = Reads::of(read::BLOB);
+
     fn from_sql_value(value: &Value) -> Result<Self, Expected> {
         match value {
             Value::String(s) => BASE64
@@ -116,6 +135,8 @@ impl FromSqlValue for Value {
 }
 
 impl<T: FromSqlValue> FromSqlValue for Option<T> {
+    const READS: Reads = T::READS.or_null();
+
     fn from_sql_value(value: &Value) -> Result<Self, Expected> {
         match value {
             Value::Null => Ok(None),

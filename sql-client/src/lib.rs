@@ -83,6 +83,7 @@ mod rate_limit;
 mod result;
 mod retry;
 mod row;
+pub mod types;
 
 pub use audit::ParamLogging;
 pub use client::SqlClient;

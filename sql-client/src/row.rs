@@ -41,6 +41,11 @@ pub trait SqlRow: Sized {
     #[doc(hidden)]
     const REQUIRED_COLUMNS: &'static [(&'static str, &'static str)] = &[];
 
+    /// Each field's column and what its type reads, for `sql!(as Self, ...)`'s type check
+    /// against the schema. The derive fills it in; empty turns the check off.
+    #[doc(hidden)]
+    const FIELDS: &'static [(&'static str, crate::__private::Reads)] = &[];
+
     /// Builds `Self` from `row`.
     ///
     /// # Errors

@@ -30,4 +30,31 @@ fn ui() {
     }
     t.pass("tests/ui/sql/pass/*.rs");
     t.pass("tests/ui/row/pass/*.rs");
+    // The cases of plugin `schema-db` compile against its migrations. trybuild builds
+    // every case in a crate of its own, `<target>/tests/trybuild/sql-client`, so the
+    // migrations go where `sql!` looks by default: `migrations/<plugin>/` beside that
+    // crate's Cargo.toml.
+    install_schema_migrations().unwrap();
+    t.compile_fail("tests/ui/schema/fail/*.rs");
+    t.pass("tests/ui/schema/pass/*.rs");
+}
+
+fn install_schema_migrations() -> std::io::Result<()> {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/ui/schema/migrations/schema-db");
+    // This test runs as <target>/debug/deps/compile-<hash>.
+    let exe = std::env::current_exe()?;
+    let target = exe.ancestors().nth(3).ok_or_else(|| {
+        std::io::Error::other("the test binary is not in <target>/<profile>/deps")
+    })?;
+    let dest = target.join("tests/trybuild/sql-client/migrations/schema-db");
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::create_dir_all(&dest)?;
+    for entry in std::fs::read_dir(&source)? {
+        let path = entry?.path();
+        if let Some(name) = path.file_name() {
+            std::fs::copy(&path, dest.join(name))?;
+        }
+    }
+    Ok(())
 }

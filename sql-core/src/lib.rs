@@ -41,5 +41,5 @@ pub use query_text::{query_hash, query_preview};
 pub use rate_limit::{RateLimit, RateLimited, RateStatus, SlidingWindows};
 pub use schema::{
     Analysis, Column, NameError, Nullability, OutputColumn, ParamUse, Relation, RelationKind,
-    Schema, SchemaError, SqlType, migration_file_name,
+    Schema, SchemaError, SqlType, migration_file_name, strip_nullability_overrides,
 };

@@ -54,6 +54,8 @@ fn generate(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
     let ident = &input.ident;
     let mut inits = Vec::new();
     let mut required = Vec::new();
+    // What each field's type reads, for `sql!(as Self, ...)` with a schema.
+    let mut reads = Vec::new();
     for (field, attrs) in &fields {
         let Some(name) = &field.ident else { continue };
         let ty = &field.ty;
@@ -68,6 +70,14 @@ fn generate(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
         } else if attrs.flatten.is_some() {
             quote_spanned! {ty.span()=> <#ty as ::sql_client::SqlRow>::from_row(row)? }
         } else {
+            let field_reads = match (&attrs.json, &attrs.try_from) {
+                (Some(_), _) => quote! { ::sql_client::__private::Reads::ANY },
+                (None, Some((from, _))) => {
+                    quote! { <#from as ::sql_client::FromSqlValue>::READS }
+                }
+                (None, None) => quote! { <#ty as ::sql_client::FromSqlValue>::READS },
+            };
+            reads.push(quote! { (#column, #field_reads) });
             let read = match (&attrs.json, &attrs.try_from) {
                 (Some(_), _) => quote_spanned! {ty.span()=> row.get_json::<#ty>(#column) },
                 (None, Some((from, _))) => {
@@ -93,6 +103,7 @@ fn generate(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
         #[automatically_derived]
         impl #impl_generics ::sql_client::SqlRow for #ident #ty_generics #where_clause {
             const REQUIRED_COLUMNS: &'static [(&'static str, &'static str)] = &[#(#required),*];
+            const FIELDS: &'static [(&'static str, ::sql_client::__private::Reads)] = &[#(#reads),*];
 
             fn from_row(row: &::sql_client::Row) -> ::core::result::Result<Self, ::sql_client::RowError> {
                 ::core::result::Result::Ok(Self { #(#inits),* })

@@ -3,6 +3,7 @@
 mod check;
 mod expand;
 mod input;
+mod typed;
 
 pub(crate) use expand::expand;
 pub(crate) use input::SqlInput;

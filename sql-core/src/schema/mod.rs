@@ -5,8 +5,9 @@
 //! files, in the same order, the handler applies); [`Schema::analyze`] resolves every
 //! table and column a statement names, and infers the types its placeholders take and
 //! the types and nullability of its result columns. `sql!` runs both at compile time, with
-//! no database; the handler replays the same files at start, so a migration the model
-//! cannot follow stops both, naming the file and line.
+//! no database. The handler applies the same files, found by the same naming rule
+//! ([`migration_file_name`]) and in the same order; a migration the model cannot follow
+//! stops the build, naming the file and line.
 //!
 //! ```
 //! use sql_core::{Dialect, Nullability, Schema, SqlType};
@@ -30,6 +31,7 @@ mod analyze;
 mod build;
 mod error;
 mod expr;
+mod overrides;
 mod suggest;
 #[cfg(test)]
 mod tests;
@@ -40,6 +42,7 @@ use std::collections::BTreeMap;
 pub use analyze::{Analysis, OutputColumn, ParamUse};
 pub use build::{SchemaError, migration_file_name};
 pub use error::NameError;
+pub use overrides::strip_nullability_overrides;
 pub use types::SqlType;
 
 use crate::Dialect;

@@ -1,0 +1,152 @@
+//! The plugin's schema at compile time: its migration files, replayed by `sql-core`'s
+//! model exactly as the handler replays them, parsed once per compiler process and again
+//! only when a file changes (an IDE's long-lived macro server sees edits too).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
+
+use sql_core::{Dialect, Schema};
+
+use crate::manifest::Metadata;
+
+/// A plugin's schema and the files it came from.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) schema: Schema,
+    /// The folder, relative to the crate, for messages (`migrations/analytics-db`).
+    pub(crate) folder: String,
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// What a folder looked like when it was read: a changed file changes this.
+type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+type Cache = HashMap<(PathBuf, Dialect), (Fingerprint, Result<Arc<Loaded>, String>)>;
+
+/// The schema of `plugin` for `dialect`, or `None` when the crate has no migrations for it
+/// (then `sql!` checks what it checks without a schema).
+pub(crate) fn load(
+    metadata: &Metadata,
+    plugin: &str,
+    dialect: Dialect,
+) -> Result<Option<Arc<Loaded>>, String> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let root_name = metadata.migrations.as_deref().unwrap_or("migrations");
+    let root = metadata.dir.join(root_name);
+    let folder = root.join(plugin);
+    if !folder.is_dir() {
+        return match &metadata.migrations {
+            // Named explicitly: a missing folder is a mistake worth reporting.
+            Some(_) => Err(format!(
+                "[package.metadata.sql-client] migrations = {root_name:?}, but {} is not a folder; it must hold one folder per plugin ({root_name}/{plugin}/NNN_name.sql)",
+                folder.display()
+            )),
+            None => Ok(None),
+        };
+    }
+    let files = list(&folder)?;
+    let fingerprint: Fingerprint = files
+        .iter()
+        .map(|(_, path)| {
+            let meta = std::fs::metadata(path).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            (path.clone(), modified, meta.map_or(0, |m| m.len()))
+        })
+        .collect();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    let key = (folder.clone(), dialect);
+    if let Some((seen, loaded)) = cache.get(&key)
+        && *seen == fingerprint
+    {
+        return loaded.clone().map(Some);
+    }
+    let relative = format!("{root_name}/{plugin}");
+    let loaded = replay(&relative, &files, dialect).map(Arc::new);
+    cache.insert(key, (fingerprint, loaded.clone()));
+    loaded.map(Some)
+}
+
+/// The `.sql` files of `folder` in version order, with the handler's naming rule.
+fn list(folder: &Path) -> Result<Vec<(u32, PathBuf)>, String> {
+    let entries =
+        std::fs::read_dir(folder).map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read {}: {e}", folder.display()))?
+            .path();
+        if path.is_dir() {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let Some((version, _)) = sql_core::migration_file_name(name) else {
+            return Err(format!(
+                "migration file {} must be named NNN_name.sql (digits, '_', then a name of a-z, 0-9 and '_'), as the handler requires",
+                path.display()
+            ));
+        };
+        files.push((version, path));
+    }
+    files.sort();
+    if let Some(pair) = files.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "two migrations of {} are numbered {}: {} and {}",
+            folder.display(),
+            pair[0].0,
+            pair[0].1.display(),
+            pair[1].1.display()
+        ));
+    }
+    Ok(files)
+}
+
+fn replay(relative: &str, files: &[(u32, PathBuf)], dialect: Dialect) -> Result<Loaded, String> {
+    let mut sources = Vec::with_capacity(files.len());
+    for (_, path) in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        sources.push((format!("{relative}/{name}"), text));
+    }
+    let schema = Schema::from_migrations(
+        dialect,
+        sources.iter().map(|(label, text)| (label.as_str(), text.as_str())),
+    )
+    .map_err(|e| {
+        format!(
+            "migration {}:{} cannot be checked: {}; sql! reads the schema from the plugin's migrations (see docs/queries.md)",
+            e.file(),
+            e.line(),
+            e.message()
+        )
+    })?;
+    Ok(Loaded {
+        schema,
+        folder: relative.to_owned(),
+        files: files.iter().map(|(_, path)| path.clone()).collect(),
+    })
+}
+
+/// The files the expansion should make the compiler track: each folder's files once per
+/// compiler process, since one process compiles one crate and the compiler records every
+/// file any expansion includes.
+pub(crate) fn untracked(loaded: &Loaded) -> Vec<PathBuf> {
+    static TRACKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let tracked = TRACKED.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut tracked = tracked.lock().unwrap_or_else(PoisonError::into_inner);
+    loaded
+        .files
+        .iter()
+        .filter(|path| tracked.insert((*path).clone()))
+        .cloned()
+        .collect()
+}

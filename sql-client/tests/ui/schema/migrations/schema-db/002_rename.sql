@@ -1,0 +1,1 @@
+ALTER TABLE schema_db__tags RENAME COLUMN tag TO label;

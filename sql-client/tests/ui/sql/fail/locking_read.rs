@@ -1,0 +1,5 @@
+use sql_client::sql;
+
+fn main() {
+    let _ = sql!(plugin = "analytics-db", dialect = "postgres", "SELECT id FROM analytics_db__events WHERE id = $1 FOR UPDATE", 1);
+}

@@ -1,0 +1,9 @@
+use sql_client::sql;
+
+fn main() {
+    let _ = sql!(plugin = "analytics-db", r#"
+        SELECT id
+        FROM analytics_db__events
+        WHERE id = = 1
+    "#);
+}
