@@ -146,18 +146,10 @@ pub(crate) fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     Ok(found.into_values().collect())
 }
 
+/// The version and name of a migration file, by the rule `sql!` reads folders with too.
 fn parse_file_name(path: &Path) -> Option<(u32, String)> {
-    let file = path.file_name()?.to_str()?;
-    let stem = file.strip_suffix(".sql")?;
-    let (digits, name) = stem.split_once('_')?;
-    let valid_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !valid_name {
-        return None;
-    }
-    Some((digits.parse().ok()?, name.to_owned()))
+    let (version, name) = sql_core::migration_file_name(path.file_name()?.to_str()?)?;
+    Some((version, name.to_owned()))
 }
 
 #[cfg(test)]
