@@ -177,32 +177,30 @@ fn known_column(column: &OutputColumn, dialect: Dialect, row_type: &str) -> Toke
     quote! { (#name, ::sql_client::__private::read::#bit, #nullable, #wrong_type, #maybe_null) }
 }
 
-/// The `__private::read` constant of a column type and the field types that hold it.
+/// The `__private::read` constant of a column type (its SQL name; PostgreSQL's NUMERIC
+/// arrives as text) and the field types that hold it.
 fn read_bit(ty: SqlType, dialect: Dialect) -> (&'static str, &'static str) {
     let postgres = dialect == Dialect::Postgres;
-    match ty {
-        SqlType::Integer => ("INTEGER", "i64 (or another integer type), or bool for 0/1"),
-        SqlType::Real => ("REAL", "f64 or f32"),
-        SqlType::Numeric if postgres => ("NUMERIC_TEXT", "f64, or String for the exact value"),
-        SqlType::Numeric => ("NUMERIC", "f64 or an integer type"),
-        SqlType::Text => (
-            "TEXT",
-            "String (or a chrono or time type for dates kept as text)",
-        ),
-        SqlType::Blob => ("BLOB", "Vec<u8>"),
-        SqlType::Boolean => ("BOOLEAN", "bool"),
-        SqlType::Date => ("DATE", "String, chrono::NaiveDate or time::Date"),
-        SqlType::Time => ("TIME", "String, chrono::NaiveTime or time::Time"),
-        SqlType::Timestamp => (
-            "TIMESTAMP",
-            "String, chrono::NaiveDateTime or time::PrimitiveDateTime",
-        ),
-        SqlType::TimestampTz => (
-            "TIMESTAMPTZ",
-            "String, chrono::DateTime<Utc> or time::OffsetDateTime",
-        ),
-        SqlType::Json => ("JSON", "serde_json::Value, or a #[sql(json)] field"),
-        SqlType::Uuid => ("UUID", "String"),
-        _ => ("ANY", "any type"),
-    }
+    let constant = if postgres && ty == SqlType::Numeric {
+        "NUMERIC_TEXT"
+    } else {
+        ty.as_str()
+    };
+    let read_as = match ty {
+        SqlType::Integer => "i64 (or another integer type), or bool for 0/1",
+        SqlType::Real => "f64 or f32",
+        SqlType::Numeric if postgres => "f64, or String for the exact value",
+        SqlType::Numeric => "f64 or an integer type",
+        SqlType::Text => "String (or a chrono or time type for dates kept as text)",
+        SqlType::Blob => "Vec<u8>",
+        SqlType::Boolean => "bool",
+        SqlType::Date => "String, chrono::NaiveDate or time::Date",
+        SqlType::Time => "String, chrono::NaiveTime or time::Time",
+        SqlType::Timestamp => "String, chrono::NaiveDateTime or time::PrimitiveDateTime",
+        SqlType::TimestampTz => "String, chrono::DateTime<Utc> or time::OffsetDateTime",
+        SqlType::Json => "serde_json::Value, or a #[sql(json)] field",
+        SqlType::Uuid => "String",
+        _ => "any type",
+    };
+    (constant, read_as)
 }

@@ -677,16 +677,8 @@ impl<'s> Analyzer<'s> {
             Some(cols) => (cols, false),
             None => match self.schema.relation(&table) {
                 Some(relation) => (
-                    relation
-                        .columns
-                        .iter()
-                        .map(|c| Col {
-                            name: c.name.clone(),
-                            typed: Typed::column(c, &relation.name),
-                        })
-                        .collect(),
-                    relation.kind == super::RelationKind::Table
-                        && (relation.rowid || self.dialect() == Dialect::Postgres),
+                    relation_columns(relation),
+                    self.has_system_columns(relation),
                 ),
                 None => {
                     return Err(NameError::UnknownTable {
@@ -734,18 +726,15 @@ impl<'s> Analyzer<'s> {
     fn target_rel(&self, relation: &super::Relation, alias: Option<&Ident>) -> Rel {
         Rel {
             name: alias.map_or_else(|| relation.name.clone(), |a| a.value.clone()),
-            columns: Some(
-                relation
-                    .columns
-                    .iter()
-                    .map(|c| Col {
-                        name: c.name.clone(),
-                        typed: Typed::column(c, &relation.name),
-                    })
-                    .collect(),
-            ),
-            system_columns: relation.rowid || self.dialect() == Dialect::Postgres,
+            columns: Some(relation_columns(relation)),
+            system_columns: self.has_system_columns(relation),
         }
+    }
+
+    /// Whether `rowid` (SQLite) or the system columns (PostgreSQL) can be read from it.
+    fn has_system_columns(&self, relation: &super::Relation) -> bool {
+        relation.kind == super::RelationKind::Table
+            && (relation.rowid || self.dialect() == Dialect::Postgres)
     }
 
     /// The column `name` of a written table, checked.
@@ -1027,6 +1016,18 @@ impl<'s> Analyzer<'s> {
         self.frames.pop();
         result.map(|cols| Some(cols.into_iter().flatten().collect()))
     }
+}
+
+/// A relation's columns as a scope sees them.
+fn relation_columns(relation: &super::Relation) -> Vec<Col> {
+    relation
+        .columns
+        .iter()
+        .map(|c| Col {
+            name: c.name.clone(),
+            typed: Typed::column(c, &relation.name),
+        })
+        .collect()
 }
 
 fn make_nullable(rel: &mut Rel) {

@@ -229,15 +229,7 @@ impl Schema {
                 .columns()
                 .unwrap_or_default()
                 .iter()
-                .map(|c| Column {
-                    name: c.name().to_owned(),
-                    declared: String::new(),
-                    ty: c.ty(),
-                    not_null: false,
-                    has_default: false,
-                    generated: false,
-                    rowid_alias: false,
-                })
+                .map(|c| Column::derived(c, false))
                 .collect()
         } else {
             Vec::new()
@@ -357,15 +349,7 @@ impl Schema {
             .columns()
             .unwrap_or_default()
             .iter()
-            .map(|c| Column {
-                name: c.name().to_owned(),
-                declared: String::new(),
-                ty: c.ty(),
-                not_null: c.nullability() == super::Nullability::NotNull,
-                has_default: false,
-                generated: false,
-                rowid_alias: false,
-            })
+            .map(|c| Column::derived(c, c.nullability() == super::Nullability::NotNull))
             .collect();
         for (column, renamed) in columns.iter_mut().zip(&view.columns) {
             column.name.clone_from(&renamed.name.value);
@@ -540,6 +524,21 @@ impl Schema {
                 "the schema checks cannot follow `ALTER TABLE {table} {}`",
                 first_words(&other.to_string())
             )),
+        }
+    }
+}
+
+impl Column {
+    /// A column of a view or of `CREATE TABLE ... AS`: a result column of its query.
+    fn derived(output: &super::OutputColumn, not_null: bool) -> Self {
+        Self {
+            name: output.name().to_owned(),
+            declared: String::new(),
+            ty: output.ty(),
+            not_null,
+            has_default: false,
+            generated: false,
+            rowid_alias: false,
         }
     }
 }
