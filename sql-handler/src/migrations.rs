@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use sql_core::{Plugin, PluginNameError};
+use sql_core::{Dialect, Plugin, PluginNameError, Schema};
 
 /// One migration file.
 #[derive(Debug, Clone)]
@@ -81,6 +81,17 @@ pub enum MigrationError {
         /// The database's message.
         message: String,
     },
+    /// A migration the schema model of `sql!` cannot follow, or that does not fit the
+    /// tables its plugin's earlier migrations made.
+    #[error("migration {migration}, line {line}: {message}")]
+    Unmodelled {
+        /// `<plugin>/<file>`.
+        migration: String,
+        /// The line of the statement.
+        line: u64,
+        /// What the model cannot follow.
+        message: String,
+    },
     /// An applied migration's file has changed since.
     #[error("migration {migration} was changed after it was applied; add a new migration instead")]
     Changed {
@@ -147,6 +158,35 @@ pub(crate) fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
 }
 
 /// The version and name of a migration file, by the rule `sql!` reads folders with too.
+/// Replays each plugin's migrations, in order, into the schema model `sql!` checks
+/// queries against (`sql_core::Schema`).
+///
+/// # Errors
+///
+/// [`MigrationError::Unmodelled`] for the first statement the model cannot follow.
+pub(crate) fn check_model(
+    migrations: &[Migration],
+    dialect: Dialect,
+) -> Result<(), MigrationError> {
+    // `discover` sorts by plugin, then version.
+    for plugin_migrations in migrations.chunk_by(|a, b| a.plugin == b.plugin) {
+        let labels: Vec<String> = plugin_migrations.iter().map(Migration::label).collect();
+        Schema::from_migrations(
+            dialect,
+            labels
+                .iter()
+                .zip(plugin_migrations)
+                .map(|(label, m)| (label.as_str(), m.sql.as_str())),
+        )
+        .map_err(|e| MigrationError::Unmodelled {
+            migration: e.file().to_owned(),
+            line: e.line(),
+            message: e.message().to_owned(),
+        })?;
+    }
+    Ok(())
+}
+
 fn parse_file_name(path: &Path) -> Option<(u32, String)> {
     let (version, name) = sql_core::migration_file_name(path.file_name()?.to_str()?)?;
     Some((version, name.to_owned()))

@@ -115,7 +115,15 @@ impl Handler {
             Some(dir) => migrations::discover(dir)?,
             None => Vec::new(),
         };
-        let engine = match config.database()? {
+        let database = config.database()?;
+        let dialect = match &database {
+            DatabaseUrl::Sqlite(_) => sql_core::Dialect::Sqlite,
+            DatabaseUrl::Postgres(_) => sql_core::Dialect::Postgres,
+        };
+        // The schema `sql!` checks against: a migration it cannot follow stops the handler
+        // too, so the two never disagree about what a plugin's tables are.
+        migrations::check_model(&migrations, dialect)?;
+        let engine = match database {
             DatabaseUrl::Sqlite(path) => {
                 let readers = config.sqlite_readers();
                 let retention = config.idempotency_retention();

@@ -100,6 +100,41 @@ fn a_migration_touching_another_prefix_stops_the_start_with_a_clear_message() {
 }
 
 #[test]
+fn a_migration_the_schema_model_cannot_follow_stops_the_start_naming_file_and_line() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("migrations/analytics-db/001_init.sql"),
+        "CREATE TABLE analytics_db__a (x TEXT);",
+    );
+    // A valid statement for SQLite, but it alters a table no migration created.
+    write(
+        &dir.path().join("migrations/analytics-db/002_more.sql"),
+        "-- a second table\n\nALTER TABLE analytics_db__b ADD COLUMN y TEXT;",
+    );
+    let db = dir.path().join("h.db");
+    let output = Command::new(BIN)
+        .args(["--nats-url", &nats.url(), "--migrations"])
+        .arg(dir.path().join("migrations"))
+        .arg("--database")
+        .arg(format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("analytics-db/002_more.sql, line 3")
+            && stderr.contains("ALTER TABLE of `analytics_db__b`"),
+        "{stderr}"
+    );
+    // Refused before anything was applied.
+    assert!(
+        !db.exists() || std::fs::metadata(&db).unwrap().len() == 0,
+        "the database was touched"
+    );
+}
+
+#[test]
 fn an_unsupported_database_url_is_refused_without_echoing_secrets() {
     let stderr = refused(
         &["--database".as_ref(), "mysql://root:hunter2@db/x".as_ref()],

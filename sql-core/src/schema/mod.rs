@@ -6,8 +6,9 @@
 //! table and column a statement names, and infers the types its placeholders take and
 //! the types and nullability of its result columns. `sql!` runs both at compile time, with
 //! no database. The handler applies the same files, found by the same naming rule
-//! ([`migration_file_name`]) and in the same order; a migration the model cannot follow
-//! stops the build, naming the file and line.
+//! ([`migration_file_name`]) and in the same order, and replays them into this model at
+//! start: a migration the model cannot follow stops both the build and the handler,
+//! naming the file and line.
 //!
 //! ```
 //! use sql_core::{Dialect, Nullability, Schema, SqlType};
