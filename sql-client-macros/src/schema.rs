@@ -46,7 +46,7 @@ pub(crate) fn load(
             None => Ok(None),
         };
     }
-    let files = list(&folder)?;
+    let files = list(&folder, dialect)?;
     let fingerprint: Fingerprint = files
         .iter()
         .map(|(_, path)| {
@@ -64,23 +64,39 @@ pub(crate) fn load(
         return loaded.clone().map(Some);
     }
     let relative = format!("{root_name}/{plugin}");
-    let loaded = replay(&relative, &files, dialect).map(Arc::new);
+    let loaded = replay(&folder, &relative, &files, dialect).map(Arc::new);
     cache.insert(key, (fingerprint, loaded.clone()));
     loaded.map(Some)
 }
 
-/// The `.sql` files of `folder` in version order, with the handler's naming rule.
-fn list(folder: &Path) -> Result<Vec<(u32, PathBuf)>, String> {
-    let entries =
-        std::fs::read_dir(folder).map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|e| format!("cannot read {}: {e}", folder.display()))?
-            .path();
-        if path.is_dir() {
-            continue;
+/// The `.sql` files of `folder` and of its `dialect` subfolder (`sqlite/`, `postgres/`), in
+/// version order, with the handler's naming rule and layout.
+fn list(folder: &Path, dialect: Dialect) -> Result<Vec<(u32, PathBuf)>, String> {
+    let read = |dir: &Path| -> Result<Vec<PathBuf>, String> {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        entries
+            .map(|entry| {
+                entry
+                    .map(|e| e.path())
+                    .map_err(|e| format!("cannot read {}: {e}", dir.display()))
+            })
+            .collect()
+    };
+    let mut paths = Vec::new();
+    for path in read(folder)? {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        match sql_core::migration_folder_dialect(name) {
+            Some(own) if path.is_dir() && own == dialect => paths.extend(read(&path)?),
+            Some(_) if path.is_dir() => {}
+            _ => paths.push(path),
         }
+    }
+    let mut files = Vec::new();
+    for path in paths {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -106,15 +122,22 @@ fn list(folder: &Path) -> Result<Vec<(u32, PathBuf)>, String> {
     Ok(files)
 }
 
-fn replay(relative: &str, files: &[(u32, PathBuf)], dialect: Dialect) -> Result<Loaded, String> {
+fn replay(
+    folder: &Path,
+    relative: &str,
+    files: &[(u32, PathBuf)],
+    dialect: Dialect,
+) -> Result<Loaded, String> {
     let mut sources = Vec::with_capacity(files.len());
     for (_, path) in files {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // `001_init.sql`, or `postgres/002_ids.sql` for a backend's own file.
         let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+            .strip_prefix(folder)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         sources.push((format!("{relative}/{name}"), text));
     }
     let schema = Schema::from_migrations(
@@ -149,4 +172,53 @@ pub(crate) fn untracked(loaded: &Loaded) -> Vec<PathBuf> {
         .filter(|path| tracked.insert((*path).clone()))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dialect_reads_the_portable_files_and_its_own_subfolder() {
+        let root = std::env::temp_dir().join(format!("sql-macros-layout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("sqlite")).unwrap();
+        std::fs::create_dir_all(root.join("postgres")).unwrap();
+        std::fs::write(root.join("001_init.sql"), "").unwrap();
+        std::fs::write(root.join("sqlite/002_ids.sql"), "").unwrap();
+        std::fs::write(root.join("postgres/002_ids.sql"), "").unwrap();
+        std::fs::write(root.join("postgres/003_more.sql"), "").unwrap();
+        let names = |dialect| {
+            list(&root, dialect)
+                .unwrap()
+                .into_iter()
+                .map(|(_, p)| p.strip_prefix(&root).unwrap().display().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(Dialect::Sqlite),
+            ["001_init.sql", "sqlite/002_ids.sql"]
+        );
+        assert_eq!(
+            names(Dialect::Postgres),
+            [
+                "001_init.sql",
+                "postgres/002_ids.sql",
+                "postgres/003_more.sql"
+            ]
+        );
+        std::fs::write(root.join("postgres/001_again.sql"), "").unwrap();
+        assert!(
+            list(&root, Dialect::Postgres)
+                .unwrap_err()
+                .contains("numbered 1")
+        );
+        std::fs::create_dir(root.join("mysql")).unwrap();
+        assert!(
+            list(&root, Dialect::Sqlite)
+                .unwrap_err()
+                .contains("NNN_name.sql")
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -86,7 +86,7 @@ mod row;
 pub mod types;
 
 pub use audit::ParamLogging;
-pub use client::SqlClient;
+pub use client::{DeleteQuery, InsertQuery, InsertRowsQuery, SelectQuery, SqlClient, UpdateQuery};
 pub use connect::{
     ConnectError, Credentials, PermissionViolations, connect, connect_options, inbox_prefix,
 };

@@ -12,6 +12,7 @@ use sql_core::wire::RowFormat;
 use sql_core::{Dialect, Plugin, StatementKind, query_preview};
 
 use crate::error::{ErrorDetail, SqlError};
+use crate::types::{FitsColumn, Unchecked};
 
 mod sealed {
     pub trait Sealed {}
@@ -62,13 +63,19 @@ pub enum Bound {}
 /// A row template: `sql!` on an `INSERT` with `N` placeholders and no arguments. Its
 /// rows, given to [`SqlClient::insert_many`](crate::SqlClient::insert_many), must have
 /// exactly `N` values, which the compiler checks.
+///
+/// With the plugin's schema, `C` holds the type of each placeholder's column
+/// (`Rows<2, (Text, Nullable<Integer>)>`, markers of [`crate::types`]) and each value of a
+/// row must fit its column. Without a schema it is [`Unchecked`](crate::types::Unchecked).
+/// Name a template's type with `_` for the columns where Rust allows it
+/// (`let t: Query<Insert, Rows<2, _>> = sql!(...)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rows<const N: usize>(());
+pub struct Rows<const N: usize, C = Unchecked>(PhantomData<fn() -> C>);
 
 impl sealed_shape::Sealed for Bound {}
 impl Shape for Bound {}
-impl<const N: usize> sealed_shape::Sealed for Rows<N> {}
-impl<const N: usize> Shape for Rows<N> {}
+impl<const N: usize, C: 'static> sealed_shape::Sealed for Rows<N, C> {}
+impl<const N: usize, C: 'static> Shape for Rows<N, C> {}
 
 /// One statement with its parameters, checked by the shared policy and typed by its kind.
 ///
@@ -425,9 +432,9 @@ impl<B: AsRef<[u8]>> Serialize for Blob<B> {
 /// exactly `N` values fit, checked at compile time; a `Vec`'s length is checked when the
 /// query runs.
 #[diagnostic::on_unimplemented(
-    message = "each row must hold one value per placeholder of the INSERT",
-    label = "this row has another number of values than the statement's placeholders (`{S}`)",
-    note = "rows are tuples or arrays of serializable values; the statement's placeholder count is the N in `Rows<N>`"
+    message = "this row does not fit the INSERT's placeholders (`{S}`)",
+    label = "each row must hold one value per placeholder, each fitting its column",
+    note = "rows are tuples or arrays of serializable values; the statement's placeholder count is the N in `Rows<N, ...>`, and with the plugin's schema the second parameter lists each placeholder's column type"
 )]
 pub trait ParamRow<S: Shape = Bound> {
     /// The row's values, in placeholder order.
@@ -442,7 +449,13 @@ fn encode<T: Serialize>(value: &T) -> Result<Value, String> {
     serde_json::to_value(value).map_err(|e| e.to_string())
 }
 
-impl<T: Serialize, S: Shape> ParamRow<S> for Vec<T> {
+impl<T: Serialize> ParamRow<Bound> for Vec<T> {
+    fn into_params(self) -> Result<Vec<Value>, String> {
+        self.iter().map(encode).collect()
+    }
+}
+
+impl<T: Serialize, const N: usize> ParamRow<Rows<N>> for Vec<T> {
     fn into_params(self) -> Result<Vec<Value>, String> {
         self.iter().map(encode).collect()
     }
@@ -461,7 +474,7 @@ impl<T: Serialize, const N: usize> ParamRow<Rows<N>> for [T; N] {
 }
 
 macro_rules! tuple_rows {
-    ($($n:literal: ($($name:ident),+)),* $(,)?) => {$(
+    ($($n:literal: ($($name:ident $column:ident),+)),* $(,)?) => {$(
         impl<$($name: Serialize),+> ParamRow<Bound> for ($($name,)+) {
             #[allow(non_snake_case)]
             fn into_params(self) -> Result<Vec<Value>, String> {
@@ -475,14 +488,44 @@ macro_rules! tuple_rows {
                 <Self as ParamRow<Bound>>::into_params(self)
             }
         }
+
+        // A template typed by the schema: each value fits its column.
+        impl<$($name: Serialize + FitsColumn<$column>,)+ $($column: 'static),+>
+            ParamRow<Rows<$n, ($($column,)+)>> for ($($name,)+)
+        {
+            fn into_params(self) -> Result<Vec<Value>, String> {
+                <Self as ParamRow<Bound>>::into_params(self)
+            }
+        }
+
+        impl<T: Serialize $(+ FitsColumn<$column>)+, $($column: 'static),+>
+            ParamRow<Rows<$n, ($($column,)+)>> for [T; $n]
+        {
+            fn into_params(self) -> Result<Vec<Value>, String> {
+                self.iter().map(encode).collect()
+            }
+        }
+
+        // A Vec's length is checked when the query runs; its values' type here.
+        impl<T: Serialize $(+ FitsColumn<$column>)+, $($column: 'static),+>
+            ParamRow<Rows<$n, ($($column,)+)>> for Vec<T>
+        {
+            fn into_params(self) -> Result<Vec<Value>, String> {
+                self.iter().map(encode).collect()
+            }
+        }
     )*};
 }
 
 tuple_rows! {
-    1: (A), 2: (A, B), 3: (A, B, C), 4: (A, B, C, D), 5: (A, B, C, D, E), 6: (A, B, C, D, E, F),
-    7: (A, B, C, D, E, F, G), 8: (A, B, C, D, E, F, G, H), 9: (A, B, C, D, E, F, G, H, I),
-    10: (A, B, C, D, E, F, G, H, I, J), 11: (A, B, C, D, E, F, G, H, I, J, K),
-    12: (A, B, C, D, E, F, G, H, I, J, K, L),
+    1: (A MA), 2: (A MA, B MB), 3: (A MA, B MB, C MC), 4: (A MA, B MB, C MC, D MD),
+    5: (A MA, B MB, C MC, D MD, E ME), 6: (A MA, B MB, C MC, D MD, E ME, F MF),
+    7: (A MA, B MB, C MC, D MD, E ME, F MF, G MG),
+    8: (A MA, B MB, C MC, D MD, E ME, F MF, G MG, H MH),
+    9: (A MA, B MB, C MC, D MD, E ME, F MF, G MG, H MH, I MI),
+    10: (A MA, B MB, C MC, D MD, E ME, F MF, G MG, H MH, I MI, J MJ),
+    11: (A MA, B MB, C MC, D MD, E ME, F MF, G MG, H MH, I MI, J MJ, K MK),
+    12: (A MA, B MB, C MC, D MD, E ME, F MF, G MG, H MH, I MI, J MJ, K MK, L ML),
 }
 
 #[cfg(test)]

@@ -96,10 +96,56 @@ pub trait FitsNullable<S> {}
 
 impl<S, T: Fits<S> + ?Sized> Fits<S> for &T {}
 
+/// A column of an `insert_many` row template that accepts NULL: its values fit when they
+/// fit `S`, or are `None`. Part of a template's type, `Rows<N, (Text, Nullable<Integer>)>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nullable<S>(S);
+
+/// A column of a row template whose type the schema checks do not know (or a template
+/// without a schema): any serializable value fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unchecked;
+
+/// A value for one column of an `insert_many` row: `Fits<S>` for a column of type `S`,
+/// `FitsNullable<S>` for `Nullable<S>`, anything for [`Unchecked`].
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be written to a {M} column of this INSERT",
+    label = "a value of this row does not fit its column ({M})",
+    note = "each value of an insert_many row must fit the column of its placeholder, in order; `Nullable<...>` columns also take None"
+)]
+pub trait FitsColumn<M> {}
+
+impl<T: ?Sized> FitsColumn<Unchecked> for T {}
+
+/// A value for a placeholder that also takes a list: the only item of `IN ($1)`, or the
+/// array of `= ANY($1)`. A value that fits the column, or a slice, array or `Vec` of
+/// such values (sent as one JSON array, which the handler binds as the list).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound to a {M} column or list",
+    label = "neither a value nor a list of values of {M}",
+    note = "`IN ($n)` takes one value of the column's type, or a slice, array or Vec of them; `Nullable<...>` columns also take None"
+)]
+pub trait FitsIn<M> {}
+
 macro_rules! fits {
     ($marker:ident: $($t:ty),* $(,)?) => {$(
         impl Fits<$marker> for $t {}
     )*};
+}
+
+/// `FitsIn` for a value, and for slices, arrays and `Vec`s of values (also borrowed).
+macro_rules! lists {
+    ($column:ty, $value:ident, $element:ty) => {
+        impl<T: $value<$element> + ?Sized> FitsIn<$column> for T {}
+        impl<T: Fits<$element>> FitsIn<$column> for [T] {}
+        impl<T: Fits<$element>> FitsIn<$column> for &[T] {}
+        impl<T: Fits<$element>> FitsIn<$column> for Vec<T> {}
+        impl<T: Fits<$element>> FitsIn<$column> for &Vec<T> {}
+        impl<T: Fits<$element>, const N: usize> FitsIn<$column> for [T; N] {}
+        impl<T: Fits<$element>, const N: usize> FitsIn<$column> for &[T; N] {}
+    };
 }
 
 macro_rules! nullable {
@@ -107,6 +153,10 @@ macro_rules! nullable {
         impl<T: Fits<$marker> + ?Sized> FitsNullable<$marker> for T {}
         impl<T: Fits<$marker>> FitsNullable<$marker> for Option<T> {}
         impl Fits<$marker> for Value {}
+        impl<T: Fits<$marker> + ?Sized> FitsColumn<$marker> for T {}
+        impl<T: FitsNullable<$marker> + ?Sized> FitsColumn<Nullable<$marker>> for T {}
+        lists!($marker, Fits, $marker);
+        lists!(Nullable<$marker>, FitsNullable, $marker);
     )*};
 }
 

@@ -28,6 +28,7 @@ mod plugin;
 mod policy;
 mod query_text;
 mod rate_limit;
+mod rewrite;
 mod schema;
 mod strict_json;
 pub mod value;
@@ -39,7 +40,8 @@ pub use plugin::{MAX_PLUGIN_NAME_LEN, Plugin, PluginNameError, TableOwner, is_sy
 pub use policy::{Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check};
 pub use query_text::{query_hash, query_preview};
 pub use rate_limit::{RateLimit, RateLimited, RateStatus, SlidingWindows};
+pub use rewrite::{expand_list_params, strip_nullability_overrides};
 pub use schema::{
     Analysis, Column, NameError, Nullability, OutputColumn, ParamUse, Relation, RelationKind,
-    Schema, SchemaError, SqlType, migration_file_name, strip_nullability_overrides,
+    Schema, SchemaError, SqlType, migration_file_name, migration_folder_dialect,
 };

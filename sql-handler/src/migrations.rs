@@ -100,13 +100,15 @@ pub enum MigrationError {
     },
 }
 
-/// Reads every migration below `dir`, sorted by plugin, then version.
+/// Reads every migration below `dir` for a `dialect` backend, sorted by plugin, then
+/// version: `<dir>/<plugin>/NNN_name.sql`, and `<dir>/<plugin>/<sqlite|postgres>/NNN_name.sql`
+/// for one backend only (the layout `sql!` reads too).
 ///
 /// # Errors
 ///
 /// [`MigrationError`] for an unreadable folder, a badly named folder or file, or a
 /// duplicate version.
-pub(crate) fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn discover(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, MigrationError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| MigrationError::Io { path, source }
@@ -127,8 +129,26 @@ pub(crate) fn discover(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
             path: path.clone(),
             source,
         })?;
-        for file in fs::read_dir(&path).map_err(io(&path))? {
-            let file = file.map_err(io(&path))?.path();
+        // Portable files in the plugin's folder, and those of this backend's subfolder.
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&path).map_err(io(&path))? {
+            let file = entry.map_err(io(&path))?.path();
+            let folder_name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            match sql_core::migration_folder_dialect(folder_name) {
+                Some(folder_dialect) if file.is_dir() => {
+                    if folder_dialect == dialect {
+                        for inner in fs::read_dir(&file).map_err(io(&file))? {
+                            files.push(inner.map_err(io(&file))?.path());
+                        }
+                    }
+                }
+                _ => files.push(file),
+            }
+        }
+        for file in files {
             let (version, name) = parse_file_name(&file)
                 .ok_or_else(|| MigrationError::BadFileName { path: file.clone() })?;
             let sql = fs::read_to_string(&file).map_err(io(&file))?;
@@ -221,7 +241,7 @@ mod tests {
         fs::create_dir(&plugin).unwrap();
         fs::write(plugin.join("002_more.sql"), "SELECT 2;").unwrap();
         fs::write(plugin.join("001_init.sql"), "SELECT 1;").unwrap();
-        let found = discover(dir.path()).unwrap();
+        let found = discover(dir.path(), Dialect::Sqlite).unwrap();
         let labels: Vec<_> = found.iter().map(Migration::label).collect();
         assert_eq!(
             labels,
@@ -230,21 +250,21 @@ mod tests {
 
         fs::write(plugin.join("02_again.sql"), "SELECT 2;").unwrap();
         assert!(matches!(
-            discover(dir.path()),
+            discover(dir.path(), Dialect::Sqlite),
             Err(MigrationError::DuplicateVersion { version: 2, .. })
         ));
         fs::remove_file(plugin.join("02_again.sql")).unwrap();
 
         fs::write(plugin.join("notes.txt"), "").unwrap();
         assert!(matches!(
-            discover(dir.path()),
+            discover(dir.path(), Dialect::Sqlite),
             Err(MigrationError::BadFileName { .. })
         ));
         fs::remove_file(plugin.join("notes.txt")).unwrap();
 
         fs::create_dir(dir.path().join("Bad_Name")).unwrap();
         assert!(matches!(
-            discover(dir.path()),
+            discover(dir.path(), Dialect::Sqlite),
             Err(MigrationError::BadPluginFolder { .. })
         ));
         fs::remove_dir(dir.path().join("Bad_Name")).unwrap();
@@ -252,11 +272,48 @@ mod tests {
         // The `_` spelling of a plugin would own the tables of the `-` spelling.
         fs::create_dir(dir.path().join("analytics_db")).unwrap();
         assert!(matches!(
-            discover(dir.path()),
+            discover(dir.path(), Dialect::Sqlite),
             Err(MigrationError::BadPluginFolder {
                 source: PluginNameError::Underscore { .. },
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn a_backend_reads_the_portable_files_and_its_own_subfolder() {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join("analytics-db");
+        fs::create_dir_all(plugin.join("sqlite")).unwrap();
+        fs::create_dir_all(plugin.join("postgres")).unwrap();
+        fs::write(plugin.join("001_init.sql"), "SELECT 1;").unwrap();
+        fs::write(plugin.join("sqlite/002_ids.sql"), "SELECT 2;").unwrap();
+        fs::write(plugin.join("postgres/002_ids.sql"), "SELECT 3;").unwrap();
+        fs::write(plugin.join("postgres/003_more.sql"), "SELECT 4;").unwrap();
+        let sqls = |dialect| {
+            discover(dir.path(), dialect)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.sql)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sqls(Dialect::Sqlite), ["SELECT 1;", "SELECT 2;"]);
+        assert_eq!(
+            sqls(Dialect::Postgres),
+            ["SELECT 1;", "SELECT 3;", "SELECT 4;"]
+        );
+        // A version is used once among a backend's files.
+        fs::write(plugin.join("postgres/001_again.sql"), "SELECT 5;").unwrap();
+        assert!(matches!(
+            discover(dir.path(), Dialect::Postgres),
+            Err(MigrationError::DuplicateVersion { version: 1, .. })
+        ));
+        assert_eq!(sqls(Dialect::Sqlite).len(), 2);
+        // Any other folder is a mistake.
+        fs::create_dir(plugin.join("mysql")).unwrap();
+        assert!(matches!(
+            discover(dir.path(), Dialect::Sqlite),
+            Err(MigrationError::BadFileName { .. })
         ));
     }
 }

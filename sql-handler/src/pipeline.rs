@@ -241,10 +241,12 @@ impl Pipeline {
             return Err(Failure::WriteNotAllowed);
         }
         let executions = executions(&request, verdict.placeholders())?;
+        let deadline = deadline(&request, received);
+        let sql = list_form(&request, self.engine.dialect()).unwrap_or(request.query);
         Ok(Job {
             plugin,
-            deadline: deadline(&request, received),
-            sql: request.query,
+            deadline,
+            sql,
             writes: verdict.writes(),
             executions,
             allow_write: request.allow_write,
@@ -322,6 +324,20 @@ fn replayed(recorded: Recorded) -> Replied {
     }
 }
 
+/// The statement in the backend's form for list arguments (PROTOCOL.md section 4): a JSON
+/// array bound to the only placeholder of an `IN (...)` list is the list. `None` when no
+/// argument is an array, which is the common case and costs one pass over the parameters.
+fn list_form(request: &Request, dialect: sql_core::Dialect) -> Option<String> {
+    let lists: Vec<usize> = request
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, value)| value.is_array())
+        .map(|(i, _)| i + 1)
+        .collect();
+    sql_core::expand_list_params(&request.query, dialect, &lists)
+}
+
 /// The parameter lists to run: one, or one per `batch` entry, each checked against the
 /// placeholder count and converted.
 fn executions(request: &Request, placeholders: usize) -> Result<Vec<Vec<SqlValue>>, Failure> {
@@ -367,16 +383,24 @@ struct ReplyTail {
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated_reason: Option<TruncatedReason>,
     columns: Vec<String>,
+    /// Always sent, empty or not: its presence tells the client that strings outside it
+    /// (and outside `blob_values`) are text (PROTOCOL.md section 3).
+    blob_columns: Vec<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    blob_values: Vec<[usize; 2]>,
 }
 
 fn success_body(outcome: Outcome) -> Vec<u8> {
-    let (rows, columns, truncated_reason) = outcome.rows.into_parts();
+    let encoded = outcome.rows.finish();
+    let rows = encoded.rows;
     let tail = ReplyTail {
         row_count: outcome.row_count,
         execution_time_ms: outcome.execution_time.as_secs_f64() * 1000.0,
-        truncated: truncated_reason.is_some(),
-        truncated_reason,
-        columns,
+        truncated: encoded.truncated.is_some(),
+        truncated_reason: encoded.truncated,
+        columns: encoded.columns,
+        blob_columns: encoded.blob_columns,
+        blob_values: encoded.blob_values,
     };
     // Serializing plain data into a Vec cannot fail.
     let tail = serde_json::to_vec(&tail).unwrap_or_else(|_| b"{}".to_vec());

@@ -111,14 +111,14 @@ impl Handler {
     /// opened, or NATS cannot be reached.
     pub async fn start(config: &Config) -> Result<Self, StartError> {
         let policy = Arc::new(Policy::default().with_functions(config.allow_functions()));
-        let migrations = match config.migrations() {
-            Some(dir) => migrations::discover(dir)?,
-            None => Vec::new(),
-        };
         let database = config.database()?;
         let dialect = match &database {
             DatabaseUrl::Sqlite(_) => sql_core::Dialect::Sqlite,
             DatabaseUrl::Postgres(_) => sql_core::Dialect::Postgres,
+        };
+        let migrations = match config.migrations() {
+            Some(dir) => migrations::discover(dir, dialect)?,
+            None => Vec::new(),
         };
         // The schema `sql!` checks against: a migration it cannot follow stops the handler
         // too, so the two never disagree about what a plugin's tables are.

@@ -329,3 +329,69 @@ async fn typed_writes_round_trip() {
         .unwrap();
     assert_eq!(left, 1);
 }
+
+#[tokio::test]
+async fn list_arguments_are_one_request_on_both_backends() {
+    let env = TestEnv::start().await;
+    let client = client(&env).await;
+    let names = |rows: Vec<Name>| rows.into_iter().map(|r| r.name).collect::<Vec<_>>();
+
+    let ids = vec![1_i64, 3];
+    let listed = client
+        .select(checked!(as Name, "SELECT name FROM analytics_db__events WHERE id IN ($1) ORDER BY id", &ids))
+        .await
+        .unwrap();
+    assert_eq!(names(listed), ["login", "login"]);
+
+    let others = client
+        .select(checked!(as Name, "SELECT name FROM analytics_db__events WHERE id NOT IN ($1) ORDER BY id", [1_i64, 3]))
+        .await
+        .unwrap();
+    assert_eq!(names(others), ["click"]);
+
+    let users: &[&str] = &["alice", "nobody"];
+    let by_user = client
+        .select(checked!(as Name, "SELECT name FROM analytics_db__events WHERE user_id IN ($1) ORDER BY id", users))
+        .await
+        .unwrap();
+    assert_eq!(names(by_user), ["login", "click"]);
+
+    let none: Vec<i64> = Vec::new();
+    let empty: Vec<Name> = client
+        .select(checked!(as Name, "SELECT name FROM analytics_db__events WHERE id IN ($1)", none))
+        .await
+        .unwrap();
+    assert!(empty.is_empty());
+
+    // One value still works in the same place.
+    let one = client
+        .select(checked!(as Name, "SELECT name FROM analytics_db__events WHERE id IN ($1)", 2_i64))
+        .await
+        .unwrap();
+    assert_eq!(names(one), ["click"]);
+
+    // SQL built at run time gets the same treatment.
+    let dynamic = sql_client::Query::<sql_client::Select>::checked_for(
+        "SELECT name FROM analytics_db__events WHERE id IN ($1) ORDER BY id",
+        &sql_core::Plugin::new("analytics-db").unwrap(),
+        match backend() {
+            Backend::Sqlite => sql_core::Dialect::Sqlite,
+            Backend::Postgres => sql_core::Dialect::Postgres,
+        },
+    )
+    .unwrap()
+    .bind(&[2_i64, 3])
+    .unwrap();
+    let rows: Vec<Name> = client.select(dynamic).await.unwrap();
+    assert_eq!(names(rows), ["click", "login"]);
+
+    if backend() == Backend::Postgres {
+        let any = client
+            .select(sql!(as Name, dialect = "postgres",
+                "SELECT name FROM analytics_db__events WHERE id = ANY($1) AND user_id <> ALL($2) ORDER BY id",
+                vec![1_i64, 2, 3], ["bob"]))
+            .await
+            .unwrap();
+        assert_eq!(names(any), ["login", "click"]);
+    }
+}

@@ -25,10 +25,14 @@ pub(crate) fn expand(input: SqlInput) -> Result<TokenStream, syn::Error> {
         StatementKind::Delete => quote!(::sql_client::Delete),
         _ => quote!(::sql_client::Select),
     };
-    let shape = if template {
-        quote!(::sql_client::Rows<#placeholders>)
-    } else {
-        quote!(::sql_client::Bound)
+    let shape = match (template, &facts) {
+        // Rows are typed per column up to the longest tuple a row can be.
+        (true, Some(facts)) if placeholders <= 12 => {
+            let columns = (1..=placeholders).map(|n| column_marker(facts.analysis.param(n)));
+            quote!(::sql_client::Rows<#placeholders, (#(#columns,)*)>)
+        }
+        (true, _) => quote!(::sql_client::Rows<#placeholders>),
+        (false, _) => quote!(::sql_client::Bound),
     };
     let sql = &input.sql;
     // Arguments are borrowed and encoded now; an encoding failure surfaces when the query
@@ -110,6 +114,15 @@ fn marker(ty: SqlType) -> Option<TokenStream> {
     Some(quote!(::sql_client::types::#ident))
 }
 
+/// The column type of one placeholder of a row template.
+fn column_marker(param: Option<&ParamUse>) -> TokenStream {
+    match param.and_then(|p| marker(p.ty()).map(|m| (p, m))) {
+        Some((p, m)) if p.accepts_null() => quote!(::sql_client::types::Nullable<#m>),
+        Some((_, m)) => m,
+        None => quote!(::sql_client::types::Unchecked),
+    }
+}
+
 /// Encodes argument `n` through a function whose bound requires it to fit its column.
 /// The function's name says which placeholder and column it stands for, so the compiler's
 /// "required by a bound in ..." note names both; its bound is spanned at the SQL.
@@ -132,10 +145,13 @@ fn typed_encode(
         })
         .collect();
     let name = syn::Ident::new(&format!("placeholder_{n}_takes_{column}"), sql);
-    let bound = if param.accepts_null() {
-        quote_spanned! {sql=> ::sql_client::types::FitsNullable<#marker> }
-    } else {
-        quote_spanned! {sql=> ::sql_client::types::Fits<#marker> }
+    let bound = match (param.takes_list(), param.accepts_null()) {
+        (true, true) => {
+            quote_spanned! {sql=> ::sql_client::types::FitsIn<::sql_client::types::Nullable<#marker>> }
+        }
+        (true, false) => quote_spanned! {sql=> ::sql_client::types::FitsIn<#marker> },
+        (false, true) => quote_spanned! {sql=> ::sql_client::types::FitsNullable<#marker> },
+        (false, false) => quote_spanned! {sql=> ::sql_client::types::Fits<#marker> },
     };
     let call = quote_spanned! {arg.span()=> #name(&(#arg)) };
     quote_spanned! {sql=>

@@ -62,6 +62,7 @@ pub struct ParamUse {
     column: String,
     ty: SqlType,
     accepts_null: bool,
+    list: bool,
 }
 
 impl ParamUse {
@@ -81,6 +82,13 @@ impl ParamUse {
     #[must_use]
     pub fn accepts_null(&self) -> bool {
         self.accepts_null
+    }
+
+    /// Whether a list of values fits there too: the only item of an `IN (...)` list, or
+    /// the array of `= ANY(...)`.
+    #[must_use]
+    pub fn takes_list(&self) -> bool {
+        self.list
     }
 }
 
@@ -258,7 +266,18 @@ impl<'s> Analyzer<'s> {
                 column,
                 ty,
                 accepts_null,
+                list: false,
             });
+        }
+    }
+
+    /// Marks `$n`, already bound, as a place that takes a list (`IN ($n)`, `= ANY($n)`).
+    pub(super) fn mark_list(&mut self, placeholder: &str) {
+        let n = placeholder
+            .strip_prefix('$')
+            .and_then(|d| d.parse::<usize>().ok());
+        if let Some(Some(param)) = n.and_then(|n| self.params.get_mut(n.checked_sub(1)?)) {
+            param.list = true;
         }
     }
 

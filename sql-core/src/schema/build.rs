@@ -82,6 +82,27 @@ pub fn migration_file_name(file: &str) -> Option<(u32, &str)> {
     Some((digits.parse().ok()?, name))
 }
 
+/// The backend a plugin's migration subfolder is for: `sqlite/` or `postgres/`. A
+/// plugin's migrations for a backend are the files of its folder and of that backend's
+/// subfolder, in version order (a version is used once among them); the handler and
+/// `sql!` both read folders this way.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::{Dialect, migration_folder_dialect};
+/// assert_eq!(migration_folder_dialect("postgres"), Some(Dialect::Postgres));
+/// assert_eq!(migration_folder_dialect("001_init.sql"), None);
+/// ```
+#[must_use]
+pub fn migration_folder_dialect(name: &str) -> Option<Dialect> {
+    match name {
+        "sqlite" => Some(Dialect::Sqlite),
+        "postgres" => Some(Dialect::Postgres),
+        _ => None,
+    }
+}
+
 impl Schema {
     /// Replays `migrations` (`(label, sql)` pairs, in the order they apply) into a model.
     ///

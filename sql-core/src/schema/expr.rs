@@ -207,6 +207,18 @@ fn bind_from_context(analyzer: &mut Analyzer<'_>, expr: &Expr) {
             for item in items {
                 bind(analyzer, expr, item, false);
             }
+            // `IN ($1)` with a list argument is a list (PROTOCOL.md section 4).
+            if let [item] = items.as_slice()
+                && let Some(p) = placeholder(item)
+            {
+                analyzer.mark_list(p);
+            }
+        }
+        Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } => {
+            bind(analyzer, left, right, false);
+            if let Some(p) = placeholder(right) {
+                analyzer.mark_list(p);
+            }
         }
         Expr::Between {
             expr, low, high, ..

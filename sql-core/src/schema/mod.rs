@@ -32,7 +32,6 @@ mod analyze;
 mod build;
 mod error;
 mod expr;
-mod overrides;
 mod suggest;
 #[cfg(test)]
 mod tests;
@@ -41,9 +40,8 @@ mod types;
 use std::collections::BTreeMap;
 
 pub use analyze::{Analysis, OutputColumn, ParamUse};
-pub use build::{SchemaError, migration_file_name};
+pub use build::{SchemaError, migration_file_name, migration_folder_dialect};
 pub use error::NameError;
-pub use overrides::strip_nullability_overrides;
 pub use types::SqlType;
 
 use crate::Dialect;

@@ -52,7 +52,7 @@ fn options(connections: usize) -> super::PgOptions<'static> {
 }
 
 async fn open(db: &TestDatabase, root: &Path, pool: usize) -> Result<PgEngine, OpenError> {
-    let found = migrations::discover(&root.join("migrations"))?;
+    let found = migrations::discover(&root.join("migrations"), sql_core::Dialect::Postgres)?;
     PgEngine::open(db.url(), options(pool), Arc::new(Policy::default()), &found).await
 }
 
@@ -707,7 +707,8 @@ async fn a_handler_without_superuser_rights_sets_up_and_isolates() {
     let dir = tempfile::tempdir().unwrap();
     write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
     write_migration(dir.path(), "quote-db", "001_init.sql", QUOTES);
-    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let found =
+        migrations::discover(&dir.path().join("migrations"), sql_core::Dialect::Postgres).unwrap();
     // Without the right to set temp_file_limit, start-up names the fix.
     let err = PgEngine::open(&url, options(2), Arc::new(Policy::default()), &found)
         .await
@@ -761,7 +762,8 @@ async fn temporary_files_and_memory_are_bounded_per_request() {
     let db = TestDatabase::create();
     let dir = tempfile::tempdir().unwrap();
     write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
-    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let found =
+        migrations::discover(&dir.path().join("migrations"), sql_core::Dialect::Postgres).unwrap();
     let limits = super::RequestLimits {
         temp_file_limit_kb: Some(1024),
         work_mem_kb: 64,
@@ -881,7 +883,7 @@ async fn a_statement_cached_before_a_schema_change_recovers_on_retry() {
     for _ in 0..4 {
         match f.engine.execute(job(sql, vec![])).await {
             Ok(outcome) => {
-                let (_, columns, _) = outcome.rows.into_parts();
+                let columns = outcome.rows.finish().columns;
                 assert!(columns.contains(&"note".to_owned()), "{columns:?}");
                 recovered = true;
             }
@@ -902,7 +904,8 @@ async fn sslmode_require_uses_verified_tls() {
     let ca = cluster.ca_file().unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_migration(dir.path(), "analytics-db", "001_init.sql", ANALYTICS);
-    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let found =
+        migrations::discover(&dir.path().join("migrations"), sql_core::Dialect::Postgres).unwrap();
     let url = format!("{}?sslmode=require", cluster.url());
     let verified = super::PgOptions {
         ca_file: Some(&ca),

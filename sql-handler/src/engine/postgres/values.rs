@@ -35,6 +35,14 @@ impl ToSql for Param<'_> {
             SqlValue::Bool(b) => out.extend_from_slice(bool_text(*b, ty).as_bytes()),
             SqlValue::Integer(i) => write!(out, "{i}")?,
             SqlValue::Real(x) => out.extend_from_slice(real_text(*x).as_bytes()),
+            // A JSON array for an array parameter (`= ANY($1)`, or a list argument of
+            // `IN ($1)`): sent in PostgreSQL's array syntax.
+            SqlValue::Json(s) if is_array_type(ty) && s.starts_with('[') => {
+                let value: serde_json::Value = serde_json::from_str(s)?;
+                let mut literal = String::with_capacity(s.len());
+                array_literal(&value, &mut literal);
+                out.extend_from_slice(literal.as_bytes());
+            }
             SqlValue::Text(s) | SqlValue::Json(s) => out.extend_from_slice(s.as_bytes()),
             SqlValue::Blob(bytes) if is_bytea(ty) => out.extend_from_slice(bytes),
             SqlValue::Blob(_) => {
@@ -117,6 +125,44 @@ pub(crate) fn check_params(types: &[Type], params: &[SqlValue]) -> Result<(), Ex
     Ok(())
 }
 
+fn is_array_type(ty: &Type) -> bool {
+    matches!(base_type(ty).kind(), Kind::Array(_))
+}
+
+/// `value` (a JSON array) in PostgreSQL's array input syntax: `{1,"a b",NULL,{2,3}}`.
+/// Strings are quoted with `"` and `\` escaped; objects go as their JSON text.
+fn array_literal(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => {
+            out.push('{');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                array_literal(item, out);
+            }
+            out.push('}');
+        }
+        Value::Null => out.push_str("NULL"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(text) => quote_element(text, out),
+        Value::Object(_) => quote_element(&value.to_string(), out),
+    }
+}
+
+fn quote_element(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
 /// Why `value` can never be accepted for a placeholder of type `ty`, if it cannot: only
 /// certain failures, anything PostgreSQL might accept being left to it; and a number or
 /// boolean for bytea, which PostgreSQL would take but store as the ASCII of its text.
@@ -142,12 +188,6 @@ fn refusal(ty: &Type, value: &SqlValue, index: usize) -> Option<String> {
             "{} cannot be bound to ${index}, which is {name}; send an array as a string \
              in PostgreSQL's array syntax, for example \"{{1,2,3}}\"",
             describe(value)
-        )),
-        // A JSON array is never a valid array literal: those start with '{' or "[1:2]=".
-        SqlValue::Json(text) if is_array && text.starts_with('[') => Some(format!(
-            "a JSON array cannot be bound to ${index}, which is {name}; send a string in \
-             PostgreSQL's array syntax, for example \"{{1,2,3}}\", or bind the JSON as \
-             ${index}::jsonb and unpack it with jsonb_array_elements_text"
         )),
         SqlValue::Text(text) | SqlValue::Json(text) if text.contains('\0') => Some(
             "text containing the NUL character (\\u0000) cannot be sent to PostgreSQL".to_owned(),
@@ -258,6 +298,18 @@ pub(crate) fn check_columns(columns: &[Column]) -> Result<(), ExecError> {
         Some(column) => Err(unsupported(column.name(), column.type_())),
         None => Ok(()),
     }
+}
+
+/// The result columns of type bytea (or a domain over it), whose values are blobs: the
+/// reply's `blob_columns` (PROTOCOL.md section 3). An array of bytea is not one: its
+/// values are JSON arrays.
+pub(crate) fn blob_columns(columns: &[Column]) -> Vec<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| is_bytea(column.type_()))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The refusal of a column of an unsupported type, with a cast to text as the fix.

@@ -35,7 +35,7 @@ fn write_migration(root: &Path, plugin: &str, file: &str, sql: &str) {
 }
 
 fn open(root: &Path) -> Result<SqliteEngine, crate::engine::OpenError> {
-    let found = migrations::discover(&root.join("migrations"))?;
+    let found = migrations::discover(&root.join("migrations"), sql_core::Dialect::Sqlite)?;
     SqliteEngine::open(
         &root.join("test.db"),
         2,
@@ -375,7 +375,8 @@ fn install_sleep(conn: &rusqlite::Connection) {
 async fn fixture_with_sleep(readers: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     write_migration(dir.path(), "analytics-db", "001_init.sql", SCHEMA);
-    let found = migrations::discover(&dir.path().join("migrations")).unwrap();
+    let found =
+        migrations::discover(&dir.path().join("migrations"), sql_core::Dialect::Sqlite).unwrap();
     let engine = SqliteEngine::open(
         &dir.path().join("test.db"),
         readers,
