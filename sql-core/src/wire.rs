@@ -467,6 +467,16 @@ pub struct SuccessReply<R = Value> {
     /// Notes for the caller, when any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// **ext**: the indexes into `columns` of the columns whose every non-null value in
+    /// `rows` is a blob (base64 text), ascending. `None` when the handler did not say (one
+    /// from before this field): then a string may be text or a blob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_columns: Option<Vec<usize>>,
+    /// **ext**: `[row, column]` (indexes into `rows` and `columns`) of each blob value in a
+    /// column that also holds other non-null values, which only SQLite's per-value storage
+    /// classes produce; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blob_values: Vec<[usize; 2]>,
 }
 
 impl<R> SuccessReply<R> {
@@ -489,7 +499,31 @@ impl<R> SuccessReply<R> {
             truncated_reason: None,
             columns,
             warnings: Vec::new(),
+            blob_columns: None,
+            blob_values: Vec::new(),
         }
+    }
+
+    /// Whether the value at `row`, `column` is a blob: `Some` when the reply says which
+    /// values are blobs (`blob_columns`, `blob_values`), `None` when it does not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_core::wire::SuccessReply;
+    ///
+    /// let reply: SuccessReply = serde_json::from_str(
+    ///     r#"{"rows": [["login", "AAE="]], "row_count": 1, "execution_time_ms": 0.2,
+    ///         "truncated": false, "columns": ["name", "payload"], "blob_columns": [1]}"#,
+    /// )?;
+    /// assert_eq!(reply.is_blob(0, 1), Some(true));
+    /// assert_eq!(reply.is_blob(0, 0), Some(false));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn is_blob(&self, row: usize, column: usize) -> Option<bool> {
+        let columns = self.blob_columns.as_ref()?;
+        Some(columns.contains(&column) || self.blob_values.contains(&[row, column]))
     }
 }
 
@@ -732,6 +766,57 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn blob_marks_round_trip() {
+        let mut reply = SuccessReply::new(
+            vec![json!([1, "AAE=", "x"]), json!([2, "text", "AP8="])],
+            2,
+            0.1,
+            vec!["id".into(), "payload".into(), "mixed".into()],
+        );
+        reply.blob_columns = Some(vec![1]);
+        reply.blob_values = vec![[1, 2]];
+        let text = serde_json::to_string(&reply).unwrap();
+        assert!(
+            text.contains(r#""blob_columns":[1],"blob_values":[[1,2]]"#),
+            "{text}"
+        );
+        let back: SuccessReply = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, reply);
+        assert_eq!(back.is_blob(0, 1), Some(true));
+        assert_eq!(back.is_blob(1, 1), Some(true));
+        assert_eq!(back.is_blob(0, 2), Some(false));
+        assert_eq!(back.is_blob(1, 2), Some(true));
+        assert_eq!(back.is_blob(0, 0), Some(false));
+
+        // A handler that tells and finds no blobs sends an empty list, which is kept: it
+        // is not the same as not telling.
+        reply.blob_columns = Some(Vec::new());
+        reply.blob_values.clear();
+        let text = serde_json::to_string(&reply).unwrap();
+        assert!(text.contains(r#""blob_columns":[]"#), "{text}");
+        assert!(!text.contains("blob_values"), "{text}");
+        let back: SuccessReply = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.blob_columns, Some(Vec::new()));
+        assert_eq!(back.is_blob(0, 1), Some(false));
+    }
+
+    #[test]
+    fn replies_without_blob_marks_read_as_before() {
+        let body = br#"{"rows": [{"payload": "AAE="}], "row_count": 1,
+            "execution_time_ms": 0.1, "truncated": false, "columns": ["payload"]}"#;
+        let Ok(Reply::Success(reply)) = Reply::from_slice(body) else {
+            panic!("a success reply")
+        };
+        assert_eq!(reply.blob_columns, None);
+        assert!(reply.blob_values.is_empty());
+        assert_eq!(reply.is_blob(0, 0), None);
+        assert_eq!(reply.rows[0]["payload"], "AAE=");
+        // Nor does the field appear when a reply without it is written again.
+        let text = serde_json::to_string(&reply).unwrap();
+        assert!(!text.contains("blob"), "{text}");
     }
 
     #[test]
