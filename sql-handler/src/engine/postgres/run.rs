@@ -14,7 +14,7 @@ use super::tls::Tls;
 use super::{errors, values};
 use crate::engine::slots::SlotPermit;
 use crate::engine::{ExecError, Job};
-use crate::rows::{Flow, RowSink};
+use crate::rows::{BlobSource, Flow, RowSink};
 
 /// How long a cancel request, and then the cancelled statement's end, may take before the
 /// connection is given up; the two together stay within the protocol's 100 ms.
@@ -184,7 +184,15 @@ pub(super) async fn statement(
     {
         return Err(ExecError::DuplicateColumn { column });
     }
-    let mut sink = RowSink::new(job.row_format, columns, job.max_rows, job.byte_budget);
+    // A column's type says whether its values are blobs, whatever the rows.
+    let blob_columns = values::blob_columns(statement.columns());
+    let mut sink = RowSink::new(
+        job.row_format,
+        columns,
+        job.max_rows,
+        job.byte_budget,
+        BlobSource::ByType(blob_columns),
+    );
     // A write runs to completion whatever its RETURNING rows; a read stops at max_rows + 1.
     let limit = if job.writes {
         0

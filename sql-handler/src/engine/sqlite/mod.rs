@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::limits::Limit;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use sql_core::Policy;
 use sql_core::wire::RowFormat;
@@ -33,7 +34,7 @@ use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::FairSlots;
 use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
 use crate::migrations::Migration;
-use crate::rows::{Flow, RowSink};
+use crate::rows::{BlobSource, Flow, RowSink};
 
 /// How often, in SQLite virtual-machine steps, a running statement checks its deadline.
 /// About a few microseconds of work: a timed-out query stops well within 100 ms.
@@ -422,10 +423,18 @@ fn run_guarded(
         return Err(ExecError::DuplicateColumn { column });
     }
     let writes = !stmt.readonly();
-    let mut sink = RowSink::new(job.row_format, columns, job.max_rows, job.byte_budget);
+    // Each SQLite value has its own storage class, so a column may mix blobs and text.
+    let mut sink = RowSink::new(
+        job.row_format,
+        columns,
+        job.max_rows,
+        job.byte_budget,
+        BlobSource::ByValue,
+    );
     let mut row_count = 0u64;
     let column_count = stmt.column_count();
     let mut values = Vec::with_capacity(column_count);
+    let mut is_blob = Vec::with_capacity(column_count);
     for (index, params) in job.executions.iter().enumerate() {
         let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
         values::bind(&mut stmt, params, guard.plugin().table_prefix()).map_err(in_batch)?;
@@ -445,13 +454,15 @@ fn run_guarded(
                 break;
             }
             values.clear();
+            is_blob.clear();
             for i in 0..column_count {
                 let value = row
                     .get_ref(i)
                     .map_err(|e| ExecError::Internal(e.to_string()))?;
+                is_blob.push(matches!(value, ValueRef::Blob(_)));
                 values.push(values::column_to_json(value));
             }
-            if sink.push(&values) == Flow::Stop && !writes {
+            if sink.push_stored(&values, &is_blob) == Flow::Stop && !writes {
                 break;
             }
         }
@@ -480,7 +491,6 @@ fn run_guarded(
 /// Decodes column values for tests.
 #[cfg(test)]
 pub(crate) fn rows_as_json(sink: RowSink) -> serde_json::Value {
-    let (buf, _, _) = sink.into_parts();
-    let text = format!("[{}]", String::from_utf8_lossy(&buf));
+    let text = format!("[{}]", String::from_utf8_lossy(&sink.finish().rows));
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
