@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sql_core::wire::{SuccessReply, TruncatedReason};
 
-use crate::row::{Row, RowError, SqlRow};
+use crate::row::{Blobs, Row, RowError, SqlRow};
 
 /// What a statement returned: rows (reads, or writes with `RETURNING`), the row count
 /// (rows returned for reads, rows affected for writes), time in the database and whether
@@ -37,24 +37,31 @@ pub struct SqlResult {
 impl SqlResult {
     pub(crate) fn from_reply(reply: SuccessReply) -> Result<Self, String> {
         let columns: Arc<[String]> = reply.columns.into();
+        let blobs = row_blobs(
+            reply.blob_columns,
+            reply.blob_values,
+            columns.len(),
+            reply.rows.len(),
+        )?;
         let rows = reply
             .rows
             .into_iter()
-            .map(|row| match row {
-                Value::Array(values) if values.len() == columns.len() => {
-                    Ok(Row::new(Arc::clone(&columns), values))
-                }
-                Value::Object(mut map) => {
-                    let values = columns
+            .zip(blobs)
+            .map(|(row, blobs)| {
+                let values = match row {
+                    Value::Array(values) if values.len() == columns.len() => values,
+                    Value::Object(mut map) => columns
                         .iter()
                         .map(|c| map.remove(c).unwrap_or(Value::Null))
-                        .collect();
-                    Ok(Row::new(Arc::clone(&columns), values))
-                }
-                other => Err(format!(
-                    "a row is neither an object nor an array of {} values: {other}",
-                    columns.len()
-                )),
+                        .collect(),
+                    other => {
+                        return Err(format!(
+                            "a row is neither an object nor an array of {} values: {other}",
+                            columns.len()
+                        ));
+                    }
+                };
+                Ok(Row::with_blobs(Arc::clone(&columns), values, blobs))
             })
             .collect::<Result<_, _>>()?;
         let truncated = if reply.truncated {
@@ -284,6 +291,53 @@ impl SqlResult {
     }
 }
 
+/// Each row's [`Blobs`], in row order, from the reply's `blob_columns` and `blob_values`
+/// (PROTOCOL.md section 3): all [`Blobs::Untold`] from a handler that does not tell.
+///
+/// # Errors
+///
+/// An index outside the result, or `blob_values` without `blob_columns`.
+fn row_blobs(
+    blob_columns: Option<Vec<usize>>,
+    blob_values: Vec<[usize; 2]>,
+    column_count: usize,
+    row_count: usize,
+) -> Result<Vec<Blobs>, String> {
+    let Some(blob_columns) = blob_columns else {
+        if !blob_values.is_empty() {
+            return Err("the reply has blob_values but no blob_columns".to_owned());
+        }
+        return Ok(vec![Blobs::Untold; row_count]);
+    };
+    let mut flags = vec![false; column_count];
+    for index in blob_columns {
+        *flags.get_mut(index).ok_or_else(|| {
+            format!("blob_columns names column {index}; the result has {column_count}")
+        })? = true;
+    }
+    let columns: Arc<[bool]> = flags.into();
+    // Usually none: only a column that mixes blobs with other values lists its blobs.
+    let mut per_row = vec![Vec::new(); row_count];
+    for [row, column] in blob_values {
+        if column >= column_count {
+            return Err(format!(
+                "blob_values names column {column}; the result has {column_count}"
+            ));
+        }
+        per_row
+            .get_mut(row)
+            .ok_or_else(|| format!("blob_values names row {row}; the result has {row_count}"))?
+            .push(column);
+    }
+    Ok(per_row
+        .into_iter()
+        .map(|values| Blobs::Told {
+            columns: Arc::clone(&columns),
+            values: values.into_boxed_slice(),
+        })
+        .collect())
+}
+
 impl IntoIterator for SqlResult {
     type Item = Row;
     type IntoIter = std::vec::IntoIter<Row>;
@@ -306,6 +360,7 @@ impl<'a> IntoIterator for &'a SqlResult {
 mod tests {
     use super::*;
     use serde_json::json;
+    use sql_core::wire::RowFormat;
 
     #[test]
     fn both_row_formats_become_rows_in_column_order() {
@@ -332,6 +387,128 @@ mod tests {
             err.contains("neither an object nor an array of 1 values"),
             "{err}"
         );
+    }
+
+    /// A reply of three columns: text, blobs (and a NULL), and one that mixes them, as
+    /// SQLite can; in either row format.
+    fn with_blobs(format: RowFormat) -> SqlResult {
+        let rows = match format {
+            RowFormat::Arrays => json!([["abcd", "AAH/", "text"], ["efgh", null, "AAE="]]),
+            _ => json!([
+                {"name": "abcd", "payload": "AAH/", "mixed": "text"},
+                {"name": "efgh", "payload": null, "mixed": "AAE="}
+            ]),
+        };
+        SqlResult::from_json(
+            json!({"rows": rows, "row_count": 2, "execution_time_ms": 0.1,
+            "truncated": false, "columns": ["name", "payload", "mixed"],
+            "blob_columns": [1], "blob_values": [[1, 2]]}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn marked_blobs_read_into_bytes_and_text_does_not() {
+        for format in [RowFormat::Objects, RowFormat::Arrays] {
+            let result = with_blobs(format);
+            let (first, second) = (&result.rows()[0], &result.rows()[1]);
+
+            let err = first.get::<Vec<u8>>("name").unwrap_err();
+            assert_eq!(
+                err,
+                RowError::NotABlob {
+                    column: "name".into()
+                },
+                "{format:?}"
+            );
+            assert_eq!(err.to_string(), "column 'name' holds text, not a blob");
+            assert!(first.get::<Option<Vec<u8>>>("name").is_err(), "{format:?}");
+            assert_eq!(first.get::<String>("name").unwrap(), "abcd");
+
+            assert_eq!(first.get::<Vec<u8>>("payload").unwrap(), [0, 1, 255]);
+            assert_eq!(second.get::<Option<Vec<u8>>>("payload").unwrap(), None);
+            let err = first.get::<String>("payload").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "column 'payload' holds a blob; read it into Vec<u8>"
+            );
+            assert!(matches!(err, RowError::UnexpectedBlob { .. }), "{format:?}");
+            assert!(first.get::<Option<String>>("payload").is_err());
+            assert!(first.get::<f64>("payload").is_err());
+            // Raw access still sees the base64 text.
+            assert_eq!(first.get::<Value>("payload").unwrap(), json!("AAH/"));
+
+            // The mixed column: each value as it is.
+            assert_eq!(first.get::<String>("mixed").unwrap(), "text");
+            assert!(matches!(
+                first.get::<Vec<u8>>("mixed"),
+                Err(RowError::NotABlob { .. })
+            ));
+            assert_eq!(second.get::<Vec<u8>>("mixed").unwrap(), [0, 1]);
+            assert!(matches!(
+                second.get::<String>("mixed"),
+                Err(RowError::UnexpectedBlob { .. })
+            ));
+        }
+        assert_eq!(
+            with_blobs(RowFormat::Objects),
+            with_blobs(RowFormat::Arrays)
+        );
+    }
+
+    #[test]
+    fn replies_without_blob_marks_decode_as_before() {
+        let result = SqlResult::from_json(json!({"rows": [["abcd", "AAH/"]], "row_count": 1,
+            "execution_time_ms": 0.1, "truncated": false, "columns": ["name", "payload"]}))
+        .unwrap();
+        let row = result.first().unwrap();
+        // The old, silent reading: text that happens to be base64 becomes bytes.
+        assert_eq!(row.get::<Vec<u8>>("name").unwrap(), [105, 183, 29]);
+        assert_eq!(row.get::<Vec<u8>>("payload").unwrap(), [0, 1, 255]);
+        assert_eq!(row.get::<String>("payload").unwrap(), "AAH/");
+    }
+
+    #[test]
+    fn an_empty_blob_columns_means_no_blobs() {
+        let result = SqlResult::from_json(json!({"rows": [["abcd"]], "row_count": 1,
+            "execution_time_ms": 0.1, "truncated": false, "columns": ["name"],
+            "blob_columns": []}))
+        .unwrap();
+        assert!(matches!(
+            result.first().unwrap().get::<Vec<u8>>("name"),
+            Err(RowError::NotABlob { .. })
+        ));
+    }
+
+    #[test]
+    fn blob_marks_outside_the_result_are_refused() {
+        let reply = |marks: Value| {
+            let mut body = json!({"rows": [["a", "AA=="]], "row_count": 1,
+                "execution_time_ms": 0.1, "truncated": false, "columns": ["name", "payload"]});
+            body.as_object_mut()
+                .unwrap()
+                .extend(marks.as_object().unwrap().clone());
+            SqlResult::from_json(body)
+        };
+        for (marks, message) in [
+            (json!({"blob_columns": [2]}), "blob_columns names column 2"),
+            (
+                json!({"blob_columns": [], "blob_values": [[0, 2]]}),
+                "blob_values names column 2",
+            ),
+            (
+                json!({"blob_columns": [], "blob_values": [[1, 1]]}),
+                "blob_values names row 1",
+            ),
+            (
+                json!({"blob_values": [[0, 1]]}),
+                "blob_values but no blob_columns",
+            ),
+        ] {
+            let err = reply(marks.clone()).unwrap_err();
+            assert!(err.contains(message), "{marks}: {err}");
+        }
+        assert!(reply(json!({"blob_columns": [1], "blob_values": [[0, 0]]})).is_ok());
     }
 
     #[test]

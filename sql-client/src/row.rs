@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::__private::read;
 use crate::decode::{Expected, FromSqlValue};
 
 /// A type built from one result row.
@@ -76,6 +77,21 @@ pub enum RowError {
         /// The JSON value found, shortened.
         found: String,
     },
+    /// A text value read into a type that reads only blobs, such as `Vec<u8>`. Blobs and
+    /// text both arrive as JSON strings; the reply tells which values are blobs
+    /// (PROTOCOL.md section 3, `blob_columns`), so text is never base64-decoded by mistake.
+    #[error("column '{column}' holds text, not a blob")]
+    NotABlob {
+        /// The column.
+        column: String,
+    },
+    /// A blob read into a type that does not read blobs, such as `String`, which would
+    /// otherwise get the blob's base64 text.
+    #[error("column '{column}' holds a blob; read it into Vec<u8>")]
+    UnexpectedBlob {
+        /// The column.
+        column: String,
+    },
     /// A custom conversion failed.
     #[error("column '{column}': {message}")]
     Custom {
@@ -87,7 +103,8 @@ pub enum RowError {
 }
 
 /// One result row: column names in select-list order and their values as JSON
-/// (PROTOCOL.md section 4: exact integers, base64 blobs, `null` for NULL).
+/// (PROTOCOL.md section 4: exact integers, base64 blobs, `null` for NULL), and which of
+/// them are blobs when the reply tells (section 3).
 ///
 /// # Examples
 ///
@@ -104,6 +121,50 @@ pub enum RowError {
 pub struct Row {
     columns: Arc<[String]>,
     values: Vec<Value>,
+    blobs: Blobs,
+}
+
+/// Which values of a row are blobs, as its reply told (PROTOCOL.md section 3).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Blobs {
+    /// The reply did not say (a handler from before `blob_columns`): every string reads
+    /// as before, into `Vec<u8>` as base64.
+    Untold,
+    /// The reply said.
+    Told {
+        /// Per column, whether every non-null value of the result's column is a blob;
+        /// shared by all rows of the result.
+        columns: Arc<[bool]>,
+        /// The other columns whose value in this row is a blob (`blob_values`), usually
+        /// none.
+        values: Box<[usize]>,
+    },
+}
+
+/// What a row's value is, as far as the reply told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// Unknown: the reply did not say.
+    Untold,
+    /// A blob (base64 text in the reply).
+    Blob,
+    /// Anything else.
+    NotBlob,
+}
+
+impl Blobs {
+    fn at(&self, index: usize) -> Stored {
+        match self {
+            Self::Untold => Stored::Untold,
+            Self::Told { columns, values } => {
+                if columns.get(index).copied().unwrap_or(false) || values.contains(&index) {
+                    Stored::Blob
+                } else {
+                    Stored::NotBlob
+                }
+            }
+        }
+    }
 }
 
 impl Row {
@@ -118,7 +179,16 @@ impl Row {
     /// ```
     #[must_use]
     pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
-        Self { columns, values }
+        Self::with_blobs(columns, values, Blobs::Untold)
+    }
+
+    /// A row of a reply that told which of its values are blobs.
+    pub(crate) fn with_blobs(columns: Arc<[String]>, values: Vec<Value>, blobs: Blobs) -> Self {
+        Self {
+            columns,
+            values,
+            blobs,
+        }
     }
 
     /// The column names.
@@ -161,18 +231,24 @@ impl Row {
     /// ```
     #[must_use]
     pub fn value(&self, column: &str) -> Option<&Value> {
-        self.columns
-            .iter()
-            .position(|c| c == column)
-            .and_then(|i| self.values.get(i))
+        self.position(column).and_then(|i| self.values.get(i))
+    }
+
+    fn position(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
     }
 
     /// `column` converted to `T` (`Option<T>` for a nullable column, `bool` from 0/1,
     /// `Vec<u8>` from a blob).
     ///
+    /// When the reply tells which values are blobs (PROTOCOL.md section 3), a text value
+    /// read into `Vec<u8>` and a blob read into `String` (or any type that does not read
+    /// blobs) are errors; a reply from an older handler reads as before.
+    ///
     /// # Errors
     ///
-    /// [`RowError::MissingColumn`] or [`RowError::WrongType`].
+    /// [`RowError::MissingColumn`], [`RowError::WrongType`], [`RowError::NotABlob`] or
+    /// [`RowError::UnexpectedBlob`].
     ///
     /// # Examples
     ///
@@ -185,6 +261,7 @@ impl Row {
     /// ```
     pub fn get<T: FromSqlValue>(&self, column: &str) -> Result<T, RowError> {
         let value = self.require(column)?;
+        self.check_blob::<T>(column, value)?;
         T::from_sql_value(value).map_err(|Expected(expected)| RowError::WrongType {
             column: column.to_owned(),
             expected: expected.to_owned(),
@@ -218,6 +295,31 @@ impl Row {
             expected: format!("JSON for {} ({e})", std::any::type_name::<T>()),
             found: shorten(value),
         })
+    }
+
+    /// Refuses a text value for a type that reads only blobs, and a blob for a type that
+    /// reads no blobs, by what `T` declares it reads (`READS`, the same declaration the
+    /// schema check of `sql!` uses). Types that read anything (`serde_json::Value`, a
+    /// plugin's own types) get every value as it is.
+    fn check_blob<T: FromSqlValue>(&self, column: &str, value: &Value) -> Result<(), RowError> {
+        if value.is_null() {
+            return Ok(());
+        }
+        let reads = T::READS.types;
+        let stored = self
+            .position(column)
+            .map_or(Stored::Untold, |index| self.blobs.at(index));
+        match stored {
+            Stored::Blob if reads & read::BLOB == 0 => Err(RowError::UnexpectedBlob {
+                column: column.to_owned(),
+            }),
+            Stored::NotBlob if reads == read::BLOB && value.is_string() => {
+                Err(RowError::NotABlob {
+                    column: column.to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn require(&self, column: &str) -> Result<&Value, RowError> {
