@@ -11,6 +11,7 @@ mod manifest;
 mod row;
 mod schema;
 mod sql;
+mod track;
 
 /// Checks a statement at compile time and builds a `sql_client::Query` typed by its kind.
 /// See `sql_client::sql!`.

@@ -2,7 +2,7 @@
 //! model exactly as the handler replays them, parsed once per compiler process and again
 //! only when a file changes (an IDE's long-lived macro server sees edits too).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
@@ -157,21 +157,6 @@ fn replay(
         folder: relative.to_owned(),
         files: files.iter().map(|(_, path)| path.clone()).collect(),
     })
-}
-
-/// The files the expansion should make the compiler track: each folder's files once per
-/// compiler process, since one process compiles one crate and the compiler records every
-/// file any expansion includes.
-pub(crate) fn untracked(loaded: &Loaded) -> Vec<PathBuf> {
-    static TRACKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
-    let tracked = TRACKED.get_or_init(|| Mutex::new(HashSet::new()));
-    let mut tracked = tracked.lock().unwrap_or_else(PoisonError::into_inner);
-    loaded
-        .files
-        .iter()
-        .filter(|path| tracked.insert((*path).clone()))
-        .cloned()
-        .collect()
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub(crate) fn expand(input: SqlInput) -> Result<TokenStream, syn::Error> {
     });
     // Tracks the manifest and the migrations, so that changing the declared plugin or a
     // migration recompiles the queries.
-    let tracked = manifest
+    let tracked = crate::track::untracked(manifest.as_deref())
         .into_iter()
         .chain(facts.iter().flat_map(|f| f.track.iter().cloned()))
         .map(|path| {

@@ -47,6 +47,6 @@ pub(crate) fn facts(
     Ok(Some(Facts {
         analysis,
         dialect,
-        track: schema::untracked(&loaded),
+        track: crate::track::untracked(loaded.files.iter().map(PathBuf::as_path)),
     }))
 }
