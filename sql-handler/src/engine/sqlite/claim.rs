@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sql_core::{ErrorCode, Policy};
 
-use super::functions::StatementClock;
+use super::pool::Conn;
 use super::pool::PooledConn;
 use super::{Answer, Fate, SchemaNames, Transaction, answer_by, errors, idempotency, run};
 use crate::engine::purge::unix_now;
@@ -102,8 +102,7 @@ impl ClaimedWrite {
         let schema = Arc::clone(&self.schema);
         let (deadline, timeout_ms) = (job.deadline, job.timeout_ms);
         let task = tokio::task::spawn_blocking(move || {
-            let clock = pooled.clock();
-            let result = run_in_savepoint(pooled.conn(), &clock, &job, policy, &schema);
+            let result = run_in_savepoint(pooled.get(), &job, policy, &schema);
             Ok((pooled, result))
         });
         // Nothing commits here (the record and the write commit in `finish`), so a stuck
@@ -157,16 +156,18 @@ impl ClaimedWrite {
 }
 
 fn run_in_savepoint(
-    conn: &mut rusqlite::Connection,
-    clock: &StatementClock,
+    pooled: &mut Conn,
     job: &Job,
     policy: Arc<Policy>,
     schema: &SchemaNames,
 ) -> Result<Outcome, ExecError> {
     let internal = |e: rusqlite::Error| ExecError::Internal(e.to_string());
-    conn.execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))
+    pooled
+        .conn
+        .execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))
         .map_err(internal)?;
-    let result = run(conn, clock, job, policy, schema, Transaction::Caller);
+    let result = run(pooled, job, policy, schema, Transaction::Caller);
+    let conn = &mut pooled.conn;
     // An interrupt, a full disk or a busy database can make SQLite roll the whole
     // transaction back by itself; then there is no savepoint left to undo.
     if conn.is_autocommit() {

@@ -33,6 +33,36 @@ pub(crate) struct Guard {
     altering: Arc<Mutex<Option<String>>>,
 }
 
+/// The guard of whatever a connection is running, read by the one authorizer installed
+/// when the connection opened. Setting a connection's authorizer expires every statement
+/// prepared on it, so requests change the guard here instead, and the connection's cached
+/// statements stay prepared. With no guard set (the handler's own statements) everything
+/// is allowed, as with no authorizer.
+///
+/// SQLite consults the authorizer whenever it prepares a statement, including when it
+/// prepares a cached one again after a schema change: that happens while the request that
+/// runs it has its guard set.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GuardSlot(Arc<Mutex<Option<Guard>>>);
+
+impl GuardSlot {
+    /// Makes this slot the authorizer of `conn`.
+    pub(crate) fn install(&self, conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+        let slot = self.clone();
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+            match &*slot.0.lock().unwrap_or_else(PoisonError::into_inner) {
+                Some(guard) => guard.decide(&ctx),
+                None => Authorization::Allow,
+            }
+        }))
+    }
+
+    /// Guards what the connection runs next with `guard`, or nothing with `None`.
+    pub(crate) fn set(&self, guard: Option<Guard>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = guard;
+    }
+}
+
 impl Guard {
     pub(crate) fn new(
         plugin: Plugin,

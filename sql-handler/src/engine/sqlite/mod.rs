@@ -26,7 +26,7 @@ use sql_core::Policy;
 use sql_core::wire::RowFormat;
 
 pub(crate) use claim::ClaimedWrite;
-pub(crate) use guard::{Guard, GuardMode};
+pub(crate) use guard::{Guard, GuardMode, GuardSlot};
 
 use self::functions::StatementClock;
 use self::pool::{Conn, ConnPool, PoolError};
@@ -46,6 +46,10 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(50);
 /// Largest string or blob a statement may build, so that one function call cannot run
 /// for seconds between deadline checks.
 const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
+
+/// Statements each connection keeps prepared, per plugin and text: the working set of a
+/// handler's plugins, whose queries are fixed strings in their code.
+const STATEMENT_CACHE: usize = 256;
 
 /// The SQLite engine.
 #[derive(Debug)]
@@ -69,7 +73,9 @@ struct SchemaNames {
 
 impl SchemaNames {
     fn get(&self, conn: &Connection) -> rusqlite::Result<Arc<HashSet<String>>> {
-        let version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+        let version: i64 = conn
+            .prepare_cached("PRAGMA schema_version")?
+            .query_row([], |r| r.get(0))?;
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if current.0 != version || current.1.is_empty() {
             let mut stmt = conn.prepare(
@@ -116,6 +122,8 @@ impl SqliteEngine {
         let schema = Arc::new(SchemaNames::default());
         migrate::apply(&mut writer.conn, &policy, &schema, migrations)?;
         idempotency::create(&writer.conn).map_err(sqlite_err)?;
+        // Migrations install their own guard and remove it; requests use the slot's.
+        writer.guard.install(&mut writer.conn).map_err(sqlite_err)?;
 
         let readers = readers.max(1);
         let reader_path = path.to_owned();
@@ -169,10 +177,8 @@ impl SqliteEngine {
         let schema = Arc::clone(&self.schema);
         let task = tokio::task::spawn_blocking(move || {
             let mut conn = conn;
-            let clock = conn.clock();
             run(
-                conn.conn(),
-                &clock,
+                conn.get(),
                 &job,
                 policy,
                 &schema,
@@ -250,15 +256,18 @@ impl SqliteEngine {
 /// Opens and configures one connection, with the bounded built-in functions installed
 /// (after the limits they read).
 fn open_conn(path: &Path, flags: OpenFlags) -> rusqlite::Result<Conn> {
-    let conn = Connection::open_with_flags(path, flags)?;
+    let mut conn = Connection::open_with_flags(path, flags)?;
     configure(&conn)?;
     let clock = StatementClock::default();
     functions::install(&conn, &clock)?;
-    Ok(Conn { conn, clock })
+    let guard = GuardSlot::default();
+    guard.install(&mut conn)?;
+    Ok(Conn { conn, clock, guard })
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
     conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)?;
     conn.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, 256 * 1024)?;
@@ -349,13 +358,13 @@ enum Transaction<'a> {
 }
 
 fn run(
-    conn: &mut Connection,
-    clock: &StatementClock,
+    pooled: &mut Conn,
     job: &Job,
     policy: Arc<Policy>,
     schema: &SchemaNames,
     transaction: Transaction<'_>,
 ) -> Result<Outcome, ExecError> {
+    let Conn { conn, clock, guard } = pooled;
     let deadline = job.deadline;
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
@@ -375,13 +384,13 @@ fn run(
     clock.set(Some(deadline));
 
     let names = schema.get(conn).map_err(internal)?;
-    let guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
+    let request_guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
     let started = Instant::now();
-    let result = run_guarded(conn, job, &guard, transaction);
+    let result = run_guarded(conn, job, guard, &request_guard, transaction);
     let execution_time = started.elapsed();
 
     // Leave the connection clean for the next request whatever happened.
-    let _ = Guard::uninstall(conn);
+    guard.set(None);
     let _ = conn.progress_handler(0, None::<fn() -> bool>);
     clock.set(None);
     let (rows, row_count) = result?;
@@ -395,6 +404,7 @@ fn run(
 fn run_guarded(
     conn: &mut Connection,
     job: &Job,
+    slot: &GuardSlot,
     guard: &Guard,
     transaction: Transaction<'_>,
 ) -> Result<(RowSink, u64), ExecError> {
@@ -411,8 +421,12 @@ fn run_guarded(
         // half-way through a batch.
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| map(&e))?;
     }
-    guard.install(conn).map_err(|e| map(&e))?;
-    let mut stmt = conn.prepare(&job.sql).map_err(|e| map(&e))?;
+    slot.set(Some(guard.clone()));
+    // The cache is keyed by text: the plugin's name in a leading comment keeps a statement
+    // prepared under one plugin's guard from ever serving another plugin. Plugin names
+    // cannot contain `*/`.
+    let key = format!("/* {} */ {}", guard.plugin().name(), job.sql);
+    let mut stmt = conn.prepare_cached(&key).map_err(|e| map(&e))?;
     if !stmt.readonly() && !job.allow_write {
         return Err(ExecError::PermissionDenied);
     }
@@ -472,7 +486,7 @@ fn run_guarded(
         }
     }
     drop(stmt);
-    Guard::uninstall(conn).map_err(|e| map(&e))?;
+    slot.set(None);
     if let Some(fate) = own {
         if !fate.commit() {
             // Answered TIMEOUT already: the connection's return to the pool rolls back.

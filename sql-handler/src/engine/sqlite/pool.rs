@@ -12,13 +12,16 @@ use std::time::Instant;
 use rusqlite::Connection;
 
 use super::functions::StatementClock;
+use super::guard::GuardSlot;
 use crate::engine::slots::{DetachedSlot, FairSlots, SlotPermit, SlotTimeout};
 
-/// A connection and the clock its bounded built-in functions read (`super::functions`).
+/// A connection, the clock its bounded built-in functions read (`super::functions`) and
+/// the slot its authorizer reads the current guard from (`super::guard`).
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) conn: Connection,
     pub(crate) clock: StatementClock,
+    pub(crate) guard: GuardSlot,
 }
 
 /// Opens one more connection of the pool's kind.
@@ -151,17 +154,15 @@ impl PooledConn {
             .conn
     }
 
-    /// The clock of the connection's bounded functions.
+    /// The connection with its clock and guard slot.
     #[allow(
         clippy::expect_used,
         reason = "`conn` is Some from construction until drop"
     )]
-    pub(crate) fn clock(&self) -> StatementClock {
+    pub(crate) fn get(&mut self) -> &mut Conn {
         self.conn
-            .as_ref()
+            .as_mut()
             .expect("connection is only taken in drop")
-            .clock
-            .clone()
     }
 
     /// A handle that can detach this connection from another task while it is busy.
@@ -184,6 +185,7 @@ impl Drop for PooledConn {
             return;
         }
         conn.clock.set(None);
+        conn.guard.set(None);
         if !conn.conn.is_autocommit() {
             // Best effort: a failed rollback leaves SQLite to roll back on the next BEGIN.
             let _ = conn.conn.execute_batch("ROLLBACK");

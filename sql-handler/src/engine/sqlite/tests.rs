@@ -1213,3 +1213,54 @@ async fn requests_may_not_call_sqlites_alter_table_functions() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_statement_prepared_for_one_plugin_never_serves_another() {
+    let f = fixture();
+    let sql = "SELECT text FROM quote_db__quotes WHERE id = 1";
+    let as_owner = |n: usize| {
+        let mut job = job(sql, vec![]);
+        job.plugin = Plugin::new("quote-db").unwrap();
+        (n, job)
+    };
+    // Prepared and cached on every reader by its owner (two readers, so run it often).
+    for (_, job) in (0..4).map(as_owner) {
+        let outcome = run(&f, job).await.unwrap();
+        assert_eq!(rows_as_json(outcome.rows), json!([{"text": "secret"}]));
+    }
+    // The same text from another plugin, with no parser check in front: refused each time.
+    for _ in 0..4 {
+        assert_eq!(
+            denial(&f, sql).await,
+            Denial::ForeignTable("quote_db__quotes".into())
+        );
+    }
+    // Its owner still gets the cached statement's rows.
+    let outcome = run(&f, as_owner(0).1).await.unwrap();
+    assert_eq!(rows_as_json(outcome.rows), json!([{"text": "secret"}]));
+}
+
+#[tokio::test]
+async fn a_cached_statement_prepared_again_after_a_schema_change_is_guarded_again() {
+    let f = fixture();
+    let sql = "SELECT count(*) AS n FROM analytics_db__events";
+    for _ in 0..4 {
+        assert_eq!(rows(&f, sql, vec![]).await, json!([{"n": 3}]));
+    }
+    // Another process (here the writer, unguarded) changes the schema under the cached
+    // statements: SQLite prepares them again, and a guard that now refuses must see it.
+    f.engine
+        .with_writer(|conn| {
+            conn.execute_batch(
+                "DROP VIEW analytics_db__named; ALTER TABLE analytics_db__events RENAME TO quote_db__stolen; CREATE VIEW analytics_db__events AS SELECT * FROM quote_db__stolen;",
+            )
+            .unwrap()
+        })
+        .await;
+    for _ in 0..4 {
+        assert_eq!(
+            denial(&f, sql).await,
+            Denial::ForeignTable("quote_db__stolen".into())
+        );
+    }
+}
