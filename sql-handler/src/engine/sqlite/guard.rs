@@ -3,6 +3,7 @@
 //! parser check (PROTOCOL.md section 5).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
@@ -28,9 +29,56 @@ pub(crate) struct Guard {
     /// Lower-cased names of the database's real tables, views and virtual-table modules.
     schema: Arc<HashSet<String>>,
     denial: Arc<Mutex<Option<Denial>>>,
+    /// Whether SQLite authorized a call of a function outside [`STEP_BOUNDED_FUNCTIONS`]
+    /// while preparing (views included).
+    unbounded_call: Arc<AtomicBool>,
     /// The plugin's own table that the statement being run alters, once SQLite has
     /// authorized its ALTER TABLE in a migration; cleared by [`Guard::begin_statement`].
     altering: Arc<Mutex<Option<String>>>,
+}
+
+/// Functions whose one call does work at most linear in its arguments (which
+/// `SQLITE_LIMIT_LENGTH` bounds) or watches the statement's clock (`super::functions`):
+/// a statement calling only these never spends long inside one SQLite step, so it can run
+/// on the request's own thread under a step budget (`super::inline`). Scalar `min` and
+/// `max`, JSON and date functions are not among them (`super::functions` says why).
+const STEP_BOUNDED_FUNCTIONS: &[&str] = &[
+    "abs",
+    "avg",
+    "char",
+    "coalesce",
+    "count",
+    "glob",
+    "hex",
+    "ifnull",
+    "iif",
+    "instr",
+    "length",
+    "like",
+    "lower",
+    "ltrim",
+    "nullif",
+    "quote",
+    "random",
+    "replace",
+    "round",
+    "rtrim",
+    "sign",
+    "substr",
+    "substring",
+    "sum",
+    "total",
+    "trim",
+    "typeof",
+    "unhex",
+    "unicode",
+    "upper",
+];
+
+fn is_step_bounded(name: &str) -> bool {
+    STEP_BOUNDED_FUNCTIONS
+        .iter()
+        .any(|bounded| bounded.eq_ignore_ascii_case(name))
 }
 
 /// The guard of whatever a connection is running, read by the one authorizer installed
@@ -76,6 +124,7 @@ impl Guard {
             mode,
             schema,
             denial: Arc::new(Mutex::new(None)),
+            unbounded_call: Arc::new(AtomicBool::new(false)),
             altering: Arc::new(Mutex::new(None)),
         }
     }
@@ -98,6 +147,12 @@ impl Guard {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Whether the statements prepared under this guard call a function whose one call
+    /// can run long (see [`STEP_BOUNDED_FUNCTIONS`]).
+    pub(crate) fn saw_unbounded_call(&self) -> bool {
+        self.unbounded_call.load(Ordering::Relaxed)
     }
 
     pub(crate) fn plugin(&self) -> &Plugin {
@@ -238,6 +293,9 @@ impl Guard {
             | AuthAction::Delete { table_name } => self.table(table_name, false),
             AuthAction::Function { function_name } => {
                 if self.policy.allows_function(function_name) {
+                    if !is_step_bounded(function_name) {
+                        self.unbounded_call.store(true, Ordering::Relaxed);
+                    }
                     Ok(())
                 } else {
                     Err(Denial::Function(function_name.to_ascii_lowercase()))

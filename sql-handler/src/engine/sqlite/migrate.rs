@@ -78,7 +78,7 @@ pub(crate) fn apply(
         let result = schema
             .get(conn)
             .map_err(failed(migration))
-            .and_then(|names| apply_one(conn, policy, migration, names));
+            .and_then(|(_, names)| apply_one(conn, policy, migration, names));
         if result.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }

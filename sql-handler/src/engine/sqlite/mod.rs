@@ -6,6 +6,7 @@ mod errors;
 mod functions;
 mod guard;
 mod idempotency;
+mod inline;
 mod migrate;
 mod pool;
 mod values;
@@ -29,6 +30,7 @@ pub(crate) use claim::ClaimedWrite;
 pub(crate) use guard::{Guard, GuardMode, GuardSlot};
 
 use self::functions::StatementClock;
+use self::inline::InlineReads;
 use self::pool::{Conn, ConnPool, PoolError};
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::FairSlots;
@@ -58,6 +60,7 @@ pub(crate) struct SqliteEngine {
     readers: Arc<ConnPool>,
     policy: Arc<Policy>,
     schema: Arc<SchemaNames>,
+    inline: InlineReads,
     retention: Duration,
     purge: PurgeSchedule,
 }
@@ -72,10 +75,9 @@ struct SchemaNames {
 }
 
 impl SchemaNames {
-    fn get(&self, conn: &Connection) -> rusqlite::Result<Arc<HashSet<String>>> {
-        let version: i64 = conn
-            .prepare_cached("PRAGMA schema_version")?
-            .query_row([], |r| r.get(0))?;
+    /// The names, and the schema version they are of.
+    fn get(&self, conn: &Connection) -> rusqlite::Result<(i64, Arc<HashSet<String>>)> {
+        let version = schema_version(conn)?;
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if current.0 != version || current.1.is_empty() {
             let mut stmt = conn.prepare(
@@ -87,8 +89,14 @@ impl SchemaNames {
                 .collect::<rusqlite::Result<HashSet<_>>>()?;
             *current = (version, Arc::new(names));
         }
-        Ok(Arc::clone(&current.1))
+        Ok((version, Arc::clone(&current.1)))
     }
+}
+
+/// SQLite's schema cookie, which every schema change increments.
+fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA schema_version")?
+        .query_row([], |r| r.get(0))
 }
 
 impl SqliteEngine {
@@ -147,6 +155,7 @@ impl SqliteEngine {
             ),
             policy,
             schema,
+            inline: InlineReads::default(),
             retention: DEFAULT_RETENTION,
             purge: PurgeSchedule::default(),
         })
@@ -156,8 +165,9 @@ impl SqliteEngine {
         &self.policy
     }
 
-    /// Runs `job` on a pooled connection in the blocking thread pool, answering by its
-    /// deadline (plus [`ANSWER_WITHIN`]) whatever the statement does.
+    /// Runs `job` on a pooled connection, answering by its deadline (plus
+    /// [`ANSWER_WITHIN`]) whatever the statement does: in the blocking thread pool, or in
+    /// place for a read known to take short steps (`inline`).
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
         let timeout_ms = job.timeout_ms;
         let deadline = job.deadline;
@@ -166,10 +176,33 @@ impl SqliteEngine {
         } else {
             &self.readers
         };
-        let conn = pool
+        let mut conn = pool
             .acquire(job.plugin.name(), deadline)
             .await
             .map_err(|e| pool_error(e, timeout_ms))?;
+        let key = statement_key(&job);
+        if !job.writes {
+            let version =
+                schema_version(&conn.get().conn).map_err(|e| ExecError::Internal(e.to_string()))?;
+            if self.inline.allows(&key, version) {
+                let stop = (Instant::now() + inline::BUDGET).min(deadline);
+                let ran = run_observed(
+                    conn.get(),
+                    &job,
+                    &key,
+                    stop,
+                    Arc::clone(&self.policy),
+                    &self.schema,
+                    Transaction::Own(&Fate::default()),
+                );
+                match ran.outcome {
+                    // The budget, not the deadline, stopped it: run it again in the pool.
+                    Err(ExecError::Timeout { .. })
+                        if stop < deadline && Instant::now() < deadline => {}
+                    outcome => return outcome,
+                }
+            }
+        }
         let detacher = conn.detacher();
         let fate = Fate::default();
         let task_fate = fate.clone();
@@ -177,17 +210,30 @@ impl SqliteEngine {
         let schema = Arc::clone(&self.schema);
         let task = tokio::task::spawn_blocking(move || {
             let mut conn = conn;
-            run(
+            let ran = run_observed(
                 conn.get(),
                 &job,
+                &key,
+                deadline,
                 policy,
                 &schema,
                 Transaction::Own(&task_fate),
-            )
+            );
+            let bounded = (!job.writes && ran.outcome.is_ok()).then_some((
+                key,
+                ran.schema_version,
+                ran.bounded_steps,
+            ));
+            ran.outcome.map(|outcome| (outcome, bounded))
         });
         let ran = answer_by(task, deadline, &fate).await;
         match ran {
-            Answer::Finished(result) => result,
+            Answer::Finished(result) => result.map(|(outcome, bounded)| {
+                if let Some((key, version, bounded_steps)) = bounded {
+                    self.inline.record(&key, version, bounded_steps);
+                }
+                outcome
+            }),
             Answer::Stuck => {
                 // Its slot goes back to the readers if the bounds allow; a write keeps the
                 // writer, whose lock the stuck statement holds anyway.
@@ -357,6 +403,23 @@ enum Transaction<'a> {
     Caller,
 }
 
+/// The cache key of a job's statement: its plugin and its text (see `run_guarded`).
+fn statement_key(job: &Job) -> String {
+    // The plugin's name in a leading comment keeps a statement prepared under one
+    // plugin's guard from ever serving another plugin. Plugin names cannot contain `*/`.
+    format!("/* {} */ {}", job.plugin.name(), job.sql)
+}
+
+/// What running a statement showed besides its outcome.
+struct Ran {
+    outcome: Result<Outcome, ExecError>,
+    /// The schema version the statement ran against.
+    schema_version: i64,
+    /// Whether every function its preparation authorized is step-bounded (`inline`).
+    bounded_steps: bool,
+}
+
+/// Runs `job` in its own transaction or the caller's, with the request's guard.
 fn run(
     pooled: &mut Conn,
     job: &Job,
@@ -364,46 +427,74 @@ fn run(
     schema: &SchemaNames,
     transaction: Transaction<'_>,
 ) -> Result<Outcome, ExecError> {
+    let key = statement_key(job);
+    run_observed(pooled, job, &key, job.deadline, policy, schema, transaction).outcome
+}
+
+/// [`run`], stopping the statement at `stop` (its deadline, or an earlier budget), and
+/// saying what the guard saw.
+fn run_observed(
+    pooled: &mut Conn,
+    job: &Job,
+    key: &str,
+    stop: Instant,
+    policy: Arc<Policy>,
+    schema: &SchemaNames,
+    transaction: Transaction<'_>,
+) -> Ran {
     let Conn { conn, clock, guard } = pooled;
-    let deadline = job.deadline;
-    let remaining = deadline.saturating_duration_since(Instant::now());
+    let failed = |outcome| Ran {
+        outcome,
+        schema_version: 0,
+        bounded_steps: false,
+    };
+    let remaining = job.deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
-        return Err(ExecError::Timeout {
+        return failed(Err(ExecError::Timeout {
             timeout_ms: job.timeout_ms,
-        });
+        }));
     }
     let internal = |e: rusqlite::Error| ExecError::Internal(e.to_string());
-    conn.busy_timeout(remaining).map_err(internal)?;
-    conn.progress_handler(
-        DEADLINE_CHECK_STEPS,
-        Some(move || Instant::now() >= deadline),
-    )
-    .map_err(internal)?;
+    if let Err(e) = conn.busy_timeout(remaining) {
+        return failed(Err(internal(e)));
+    }
+    if let Err(e) =
+        conn.progress_handler(DEADLINE_CHECK_STEPS, Some(move || Instant::now() >= stop))
+    {
+        return failed(Err(internal(e)));
+    }
     // Between steps the progress handler stops the statement; inside the long-running
     // built-ins, their clock does.
-    clock.set(Some(deadline));
+    clock.set(Some(stop));
 
-    let names = schema.get(conn).map_err(internal)?;
+    let (schema_version, names) = match schema.get(conn) {
+        Ok(got) => got,
+        Err(e) => return failed(Err(internal(e))),
+    };
     let request_guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
     let started = Instant::now();
-    let result = run_guarded(conn, job, guard, &request_guard, transaction);
+    let result = run_guarded(conn, job, key, guard, &request_guard, transaction);
     let execution_time = started.elapsed();
 
     // Leave the connection clean for the next request whatever happened.
     guard.set(None);
     let _ = conn.progress_handler(0, None::<fn() -> bool>);
     clock.set(None);
-    let (rows, row_count) = result?;
-    Ok(Outcome {
-        rows,
-        row_count,
-        execution_time,
-    })
+    Ran {
+        outcome: result.map(|(rows, row_count)| Outcome {
+            rows,
+            row_count,
+            execution_time,
+        }),
+        schema_version,
+        bounded_steps: !request_guard.saw_unbounded_call(),
+    }
 }
 
 fn run_guarded(
     conn: &mut Connection,
     job: &Job,
+    key: &str,
     slot: &GuardSlot,
     guard: &Guard,
     transaction: Transaction<'_>,
@@ -422,11 +513,8 @@ fn run_guarded(
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| map(&e))?;
     }
     slot.set(Some(guard.clone()));
-    // The cache is keyed by text: the plugin's name in a leading comment keeps a statement
-    // prepared under one plugin's guard from ever serving another plugin. Plugin names
-    // cannot contain `*/`.
-    let key = format!("/* {} */ {}", guard.plugin().name(), job.sql);
-    let mut stmt = conn.prepare_cached(&key).map_err(|e| map(&e))?;
+    // Cached by plugin and text (`statement_key`).
+    let mut stmt = conn.prepare_cached(key).map_err(|e| map(&e))?;
     if !stmt.readonly() && !job.allow_write {
         return Err(ExecError::PermissionDenied);
     }

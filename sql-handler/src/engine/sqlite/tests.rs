@@ -1264,3 +1264,59 @@ async fn a_cached_statement_prepared_again_after_a_schema_change_is_guarded_agai
         );
     }
 }
+
+#[tokio::test]
+async fn a_read_that_outruns_the_in_place_budget_is_run_again_in_the_pool() {
+    let f = fixture();
+    // Millions of steps: far past the in-place budget, well inside the deadline.
+    let sql = "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 300000) \
+               SELECT count(*) AS n FROM s";
+    let key = super::statement_key(&job(sql, vec![]));
+    assert_eq!(rows(&f, sql, vec![]).await, json!([{"n": 300000}]));
+    assert!(
+        f.engine.inline.allows(&key, current_version(&f).await),
+        "its first run found only step-bounded functions"
+    );
+    // Now tried in place, stopped at the budget, and answered from the pool.
+    for _ in 0..3 {
+        assert_eq!(rows(&f, sql, vec![]).await, json!([{"n": 300000}]));
+    }
+}
+
+#[tokio::test]
+async fn a_read_calling_a_function_whose_one_call_can_run_long_never_runs_in_place() {
+    let f = fixture();
+    let cases = [
+        "SELECT json_extract('{\"a\": 1}', '$.a') AS v FROM analytics_db__events",
+        "SELECT max(id, n) AS v FROM analytics_db__events",
+        "SELECT date('now', '+1 day') AS v FROM analytics_db__events",
+        // Through a view: the authorizer sees what the view calls.
+        "SELECT * FROM analytics_db__late",
+    ];
+    f.engine
+        .with_writer(|conn| {
+            conn.execute_batch(
+                "CREATE VIEW analytics_db__late AS SELECT datetime(n, 'unixepoch') AS at FROM analytics_db__events",
+            )
+            .unwrap()
+        })
+        .await;
+    for sql in cases {
+        run(&f, job(sql, vec![])).await.unwrap();
+        let key = super::statement_key(&job(sql, vec![]));
+        assert!(
+            !f.engine.inline.allows(&key, current_version(&f).await),
+            "{sql} was allowed in place"
+        );
+    }
+    let plain = "SELECT id, upper(name) AS name FROM analytics_db__events WHERE id = 1";
+    run(&f, job(plain, vec![])).await.unwrap();
+    let key = super::statement_key(&job(plain, vec![]));
+    assert!(f.engine.inline.allows(&key, current_version(&f).await));
+}
+
+async fn current_version(f: &Fixture) -> i64 {
+    f.engine
+        .with_writer(|conn| super::schema_version(conn).unwrap())
+        .await
+}
