@@ -9,7 +9,7 @@ use sql_core::{ErrorCode, Policy};
 
 use super::pool::Conn;
 use super::pool::PooledConn;
-use super::{Answer, Fate, SchemaNames, Transaction, answer_by, errors, idempotency, run};
+use super::{Answer, Fate, SchemaNames, answer_by, errors, idempotency, run};
 use crate::engine::purge::unix_now;
 use crate::engine::{Claim, Claimed, ExecError, Job, Outcome, Recorded, WriteSession};
 
@@ -155,7 +155,8 @@ impl ClaimedWrite {
     }
 }
 
-fn run_in_savepoint(
+/// Runs `job` inside the open transaction, in a savepoint that undoes it on failure.
+pub(super) fn run_in_savepoint(
     pooled: &mut Conn,
     job: &Job,
     policy: Arc<Policy>,
@@ -166,7 +167,7 @@ fn run_in_savepoint(
         .conn
         .execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))
         .map_err(internal)?;
-    let result = run(pooled, job, policy, schema, Transaction::Caller);
+    let result = run(pooled, job, policy, schema);
     let conn = &mut pooled.conn;
     // An interrupt, a full disk or a busy database can make SQLite roll the whole
     // transaction back by itself; then there is no savepoint left to undo.

@@ -4,6 +4,7 @@
 mod claim;
 mod errors;
 mod functions;
+mod group_commit;
 mod guard;
 mod idempotency;
 mod inline;
@@ -30,6 +31,7 @@ pub(crate) use claim::ClaimedWrite;
 pub(crate) use guard::{Guard, GuardMode, GuardSlot};
 
 use self::functions::StatementClock;
+use self::group_commit::WriteQueue;
 use self::inline::InlineReads;
 use self::pool::{Conn, ConnPool, PoolError};
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
@@ -61,6 +63,7 @@ pub(crate) struct SqliteEngine {
     policy: Arc<Policy>,
     schema: Arc<SchemaNames>,
     inline: InlineReads,
+    writes: WriteQueue,
     retention: Duration,
     purge: PurgeSchedule,
 }
@@ -156,6 +159,7 @@ impl SqliteEngine {
             policy,
             schema,
             inline: InlineReads::default(),
+            writes: WriteQueue::default(),
             retention: DEFAULT_RETENTION,
             purge: PurgeSchedule::default(),
         })
@@ -165,23 +169,26 @@ impl SqliteEngine {
         &self.policy
     }
 
-    /// Runs `job` on a pooled connection, answering by its deadline (plus
-    /// [`ANSWER_WITHIN`]) whatever the statement does: in the blocking thread pool, or in
-    /// place for a read known to take short steps (`inline`).
+    /// Runs `job`, answering by its deadline (plus [`ANSWER_WITHIN`]) whatever the
+    /// statement does: a write in the writer's next batch (`group_commit`); a read on a
+    /// reader, in the blocking thread pool or in place when known to take short steps
+    /// (`inline`).
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
+        if job.writes {
+            return self
+                .writes
+                .write(&self.writer, job, &self.policy, &self.schema)
+                .await;
+        }
         let timeout_ms = job.timeout_ms;
         let deadline = job.deadline;
-        let pool = if job.writes {
-            &self.writer
-        } else {
-            &self.readers
-        };
-        let mut conn = pool
+        let mut conn = self
+            .readers
             .acquire(job.plugin.name(), deadline)
             .await
             .map_err(|e| pool_error(e, timeout_ms))?;
         let key = statement_key(&job);
-        if !job.writes {
+        {
             let version =
                 schema_version(&conn.get().conn).map_err(|e| ExecError::Internal(e.to_string()))?;
             if self.inline.allows(&key, version) {
@@ -193,7 +200,6 @@ impl SqliteEngine {
                     stop,
                     Arc::clone(&self.policy),
                     &self.schema,
-                    Transaction::Own(&Fate::default()),
                 );
                 match ran.outcome {
                     // The budget, not the deadline, stopped it: run it again in the pool.
@@ -205,25 +211,15 @@ impl SqliteEngine {
         }
         let detacher = conn.detacher();
         let fate = Fate::default();
-        let task_fate = fate.clone();
         let policy = Arc::clone(&self.policy);
         let schema = Arc::clone(&self.schema);
         let task = tokio::task::spawn_blocking(move || {
             let mut conn = conn;
-            let ran = run_observed(
-                conn.get(),
-                &job,
-                &key,
-                deadline,
-                policy,
-                &schema,
-                Transaction::Own(&task_fate),
-            );
-            let bounded = (!job.writes && ran.outcome.is_ok()).then_some((
-                key,
-                ran.schema_version,
-                ran.bounded_steps,
-            ));
+            let ran = run_observed(conn.get(), &job, &key, deadline, policy, &schema);
+            let bounded =
+                ran.outcome
+                    .is_ok()
+                    .then_some((key, ran.schema_version, ran.bounded_steps));
             ran.outcome.map(|outcome| (outcome, bounded))
         });
         let ran = answer_by(task, deadline, &fate).await;
@@ -235,8 +231,7 @@ impl SqliteEngine {
                 outcome
             }),
             Answer::Stuck => {
-                // Its slot goes back to the readers if the bounds allow; a write keeps the
-                // writer, whose lock the stuck statement holds anyway.
+                // Its slot goes back to the readers if the bounds allow.
                 let detached = detacher.detach();
                 tracing::warn!(
                     timeout_ms,
@@ -361,7 +356,7 @@ async fn answer_by<T>(
     }
 }
 
-/// Whether a request that runs its own write may still commit: whichever of the two
+/// Whether a request's write may still commit: whichever of the two
 /// sides decides first wins, so a request answered `TIMEOUT` never commits afterwards
 /// and one that committed is never answered `TIMEOUT`.
 #[derive(Debug, Clone, Default)]
@@ -371,6 +366,11 @@ impl Fate {
     const RUNNING: u8 = 0;
     const ABANDONED: u8 = 1;
     const COMMITTING: u8 = 2;
+
+    /// Whether the waiting side gave up.
+    fn abandoned(&self) -> bool {
+        self.0.load(Ordering::Acquire) == Self::ABANDONED
+    }
 
     /// The waiting side gives up; false when the statement is already committing.
     fn abandon(&self) -> bool {
@@ -393,16 +393,6 @@ impl Fate {
     }
 }
 
-/// Who owns the transaction a write runs in.
-#[derive(Debug, Clone, Copy)]
-enum Transaction<'a> {
-    /// The statement's own: `BEGIN IMMEDIATE` before a write, `COMMIT` after, unless its
-    /// request was given up by then.
-    Own(&'a Fate),
-    /// The caller's, already open (an idempotent write commits with its record).
-    Caller,
-}
-
 /// The cache key of a job's statement: its plugin and its text (see `run_guarded`).
 fn statement_key(job: &Job) -> String {
     // The plugin's name in a leading comment keeps a statement prepared under one
@@ -419,16 +409,16 @@ struct Ran {
     bounded_steps: bool,
 }
 
-/// Runs `job` in its own transaction or the caller's, with the request's guard.
+/// Runs `job` with the request's guard: a read on its own, a write inside the caller's
+/// open transaction (`group_commit`, `claim`).
 fn run(
     pooled: &mut Conn,
     job: &Job,
     policy: Arc<Policy>,
     schema: &SchemaNames,
-    transaction: Transaction<'_>,
 ) -> Result<Outcome, ExecError> {
     let key = statement_key(job);
-    run_observed(pooled, job, &key, job.deadline, policy, schema, transaction).outcome
+    run_observed(pooled, job, &key, job.deadline, policy, schema).outcome
 }
 
 /// [`run`], stopping the statement at `stop` (its deadline, or an earlier budget), and
@@ -440,7 +430,6 @@ fn run_observed(
     stop: Instant,
     policy: Arc<Policy>,
     schema: &SchemaNames,
-    transaction: Transaction<'_>,
 ) -> Ran {
     let Conn { conn, clock, guard } = pooled;
     let failed = |outcome| Ran {
@@ -473,7 +462,7 @@ fn run_observed(
     };
     let request_guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);
     let started = Instant::now();
-    let result = run_guarded(conn, job, key, guard, &request_guard, transaction);
+    let result = run_guarded(conn, job, key, guard, &request_guard);
     let execution_time = started.elapsed();
 
     // Leave the connection clean for the next request whatever happened.
@@ -497,21 +486,11 @@ fn run_guarded(
     key: &str,
     slot: &GuardSlot,
     guard: &Guard,
-    transaction: Transaction<'_>,
 ) -> Result<(RowSink, u64), ExecError> {
-    let own = match transaction {
-        Transaction::Own(fate) if job.writes => Some(fate),
-        _ => None,
-    };
     let map = |e: &rusqlite::Error| match guard.denial() {
         Some(denial) => ExecError::Denied(denial, guard.plugin().table_prefix().to_owned()),
         None => errors::map(e, job.timeout_ms),
     };
-    if own.is_some() {
-        // IMMEDIATE takes the write lock now, so a busy database fails here rather than
-        // half-way through a batch.
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| map(&e))?;
-    }
     slot.set(Some(guard.clone()));
     // Cached by plugin and text (`statement_key`).
     let mut stmt = conn.prepare_cached(key).map_err(|e| map(&e))?;
@@ -575,15 +554,6 @@ fn run_guarded(
     }
     drop(stmt);
     slot.set(None);
-    if let Some(fate) = own {
-        if !fate.commit() {
-            // Answered TIMEOUT already: the connection's return to the pool rolls back.
-            return Err(ExecError::Timeout {
-                timeout_ms: job.timeout_ms,
-            });
-        }
-        conn.execute_batch("COMMIT").map_err(|e| map(&e))?;
-    }
     if !writes {
         row_count = sink.len() as u64;
     }

@@ -1320,3 +1320,81 @@ async fn current_version(f: &Fixture) -> i64 {
         .with_writer(|conn| super::schema_version(conn).unwrap())
         .await
 }
+
+/// Writes that queue behind a busy writer share a transaction (`group_commit`), and each
+/// still stands alone: the failing one gets its error, the one answered TIMEOUT never
+/// commits (its stuck step makes SQLite drop the whole transaction, and the others run
+/// again), and every other one is committed when it is told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_committed_together_still_succeed_or_fail_alone() {
+    let f = Arc::new(fixture_with_sleep(2).await);
+    let insert = |name: &str| {
+        job(
+            &format!("INSERT INTO analytics_db__events (name, n) VALUES ('{name}', 1)"),
+            vec![],
+        )
+    };
+    // Holds the writer while the others queue.
+    let first = {
+        let f = Arc::clone(&f);
+        tokio::spawn(async move {
+            run(
+                &f,
+                job(
+                    "INSERT INTO analytics_db__events (name, n) VALUES ('first', test_sleep_ms(300))",
+                    vec![],
+                ),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut queued = Vec::new();
+    for i in 0..12 {
+        let job = match i {
+            4 => insert("a"), // already there: UNIQUE
+            7 => timed(
+                "INSERT INTO analytics_db__events (name, n) VALUES ('stuck', test_sleep_ms(600))",
+                200,
+            ),
+            _ => insert(&format!("w{i}")),
+        };
+        let f = Arc::clone(&f);
+        queued.push((i, tokio::spawn(async move { run(&f, job).await })));
+    }
+    assert!(first.await.unwrap().is_ok());
+    for (i, handle) in queued {
+        let result = handle.await.unwrap();
+        match i {
+            4 => assert!(
+                matches!(
+                    result,
+                    Err(ExecError::Execution {
+                        constraint: Some(Constraint::Unique),
+                        ..
+                    })
+                ),
+                "{result:?}"
+            ),
+            7 => assert!(
+                matches!(result, Err(ExecError::Timeout { .. })),
+                "{result:?}"
+            ),
+            _ => assert_eq!(result.unwrap().row_count, 1, "write {i}"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        rows(
+            &f,
+            "SELECT name FROM analytics_db__events WHERE name LIKE 'w%' OR name IN ('first', 'stuck') ORDER BY name",
+            vec![]
+        )
+        .await,
+        json!([
+            {"name": "first"}, {"name": "w0"}, {"name": "w1"}, {"name": "w10"}, {"name": "w11"},
+            {"name": "w2"}, {"name": "w3"}, {"name": "w5"}, {"name": "w6"}, {"name": "w8"},
+            {"name": "w9"}
+        ])
+    );
+}
