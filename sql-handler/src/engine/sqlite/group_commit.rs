@@ -16,13 +16,15 @@
 //!   batch is rolled back and runs again without it (its [`Fate`]);
 //! - no reply says success before the commit that makes it durable succeeded.
 //!
-//! A batch takes at most [`PER_PLUGIN`] writes of one plugin and [`MAX_BATCH`] in all, in
-//! order of arrival, so a plugin that floods the queue cannot push another's writes back
-//! by more than one batch.
+//! Fairness stays the writer's: a batch begins with the write of the plugin whose turn it
+//! is, then takes the queue's plugins in turn (in order of arrival within each, at most
+//! [`PER_PLUGIN`] of one and [`MAX_BATCH`] in all), and starts no further write once it has
+//! run for [`BATCH_BUDGET`]: the rest go back to the front of the queue. A plugin whose
+//! writes are slow gets one of them into a batch, as it got one turn before.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sql_core::Policy;
 use tokio::sync::oneshot;
@@ -36,6 +38,8 @@ use crate::engine::{ExecError, Job, Outcome};
 const MAX_BATCH: usize = 64;
 /// Writes of one plugin in one batch at most.
 const PER_PLUGIN: usize = 16;
+/// How long a batch runs before it starts no further write: a few dozen one-row writes.
+const BATCH_BUDGET: Duration = Duration::from_millis(2);
 
 /// A write waiting for its batch.
 struct Pending {
@@ -60,7 +64,7 @@ impl WriteQueue {
     /// Runs `job` in a batch on `writer` and answers by its deadline (plus
     /// [`ANSWER_WITHIN`]), unless it is committing then: a commit's outcome is told as it is.
     pub(crate) async fn write(
-        &self,
+        self: &Arc<Self>,
         writer: &Arc<ConnPool>,
         job: Job,
         policy: &Arc<Policy>,
@@ -85,7 +89,7 @@ impl WriteQueue {
                 // Until answered, this write tries to lead the next batch: the batch it led
                 // may have left it for the next (PER_PLUGIN).
                 acquired = writer.acquire(&plugin, deadline), if leading => match acquired {
-                    Ok(conn) => self.run_batch(conn, policy, schema),
+                    Ok(conn) => self.run_batch(conn, &fate, policy, schema),
                     // The deadline passed first; unless a batch is committing it, the
                     // write is answered now and any batch drops it.
                     Err(e) => {
@@ -109,48 +113,86 @@ impl WriteQueue {
     /// Takes a batch from the queue and runs it on `conn` in the blocking pool; with
     /// nothing left (an earlier batch took this write), gives the writer back at once.
     fn run_batch(
-        &self,
+        self: &Arc<Self>,
         conn: super::pool::PooledConn,
+        leader: &Fate,
         policy: &Arc<Policy>,
         schema: &Arc<SchemaNames>,
     ) {
-        let batch = self.take_batch();
+        let batch = self.take_batch(leader);
         if batch.is_empty() {
             return;
         }
         let policy = Arc::clone(policy);
         let schema = Arc::clone(schema);
+        let queue = Arc::clone(self);
         // Not awaited here: each write of the batch awaits its own answer, by its own
         // deadline. The writer goes back when the batch is done.
         drop(tokio::task::spawn_blocking(move || {
             let mut conn = conn;
-            run(conn.get(), batch, &policy, &schema);
+            let left = run(conn.get(), batch, &policy, &schema);
+            queue.put_back(left);
         }));
     }
 
-    /// The next batch: writes in order of arrival, at most [`PER_PLUGIN`] per plugin and
-    /// [`MAX_BATCH`] in all; writes already answered `TIMEOUT` are dropped.
-    fn take_batch(&self) -> Vec<Pending> {
+    /// The next batch: `leader`'s write first, then the plugins in turn, each in order of
+    /// arrival, at most [`PER_PLUGIN`] per plugin and [`MAX_BATCH`] in all; writes already
+    /// answered `TIMEOUT` are dropped.
+    fn take_batch(&self, leader: &Fate) -> Vec<Pending> {
         let mut pending = self.lock();
         let mut batch = Vec::new();
-        let mut per_plugin: HashMap<String, usize> = HashMap::new();
-        let mut left = VecDeque::with_capacity(pending.len());
+        let mut by_plugin: Vec<(String, VecDeque<Pending>)> = Vec::new();
+        let mut left = VecDeque::new();
         while let Some(write) = pending.pop_front() {
             if write.fate.abandoned() {
                 continue;
             }
-            let taken = per_plugin
-                .entry(write.job.plugin.name().to_owned())
-                .or_default();
-            if batch.len() < MAX_BATCH && *taken < PER_PLUGIN {
-                *taken += 1;
+            if write.fate.same(leader) {
                 batch.push(write);
-            } else {
-                left.push_back(write);
+                continue;
+            }
+            let plugin = write.job.plugin.name();
+            match by_plugin.iter_mut().find(|(name, _)| name == plugin) {
+                Some((_, writes)) if writes.len() < PER_PLUGIN => writes.push_back(write),
+                Some(_) => left.push_back(write),
+                None => by_plugin.push((plugin.to_owned(), VecDeque::from([write]))),
             }
         }
-        *pending = left;
+        // Round-robin over the plugins; what does not fit waits, in order, for the next.
+        let mut taken: HashMap<String, usize> = HashMap::new();
+        if let Some(first) = batch.first() {
+            taken.insert(first.job.plugin.name().to_owned(), 1);
+        }
+        let mut rest = VecDeque::new();
+        loop {
+            let mut any = false;
+            for (plugin, writes) in &mut by_plugin {
+                let count = taken.entry(plugin.clone()).or_default();
+                if let Some(write) = writes.pop_front() {
+                    any = true;
+                    if batch.len() < MAX_BATCH && *count < PER_PLUGIN {
+                        *count += 1;
+                        batch.push(write);
+                    } else {
+                        rest.push_back(write);
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        rest.extend(left);
+        *pending = rest;
         batch
+    }
+
+    /// Puts writes a batch did not start back at the front of the queue, in order.
+    fn put_back(&self, writes: Vec<Pending>) {
+        let mut pending = self.lock();
+        for write in writes.into_iter().rev() {
+            pending.push_front(write);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
@@ -163,7 +205,16 @@ fn lost() -> ExecError {
 }
 
 /// Runs `batch` in one transaction and answers each write; see the module documentation.
-fn run(conn: &mut Conn, mut batch: Vec<Pending>, policy: &Arc<Policy>, schema: &SchemaNames) {
+/// Returns the writes it did not start within [`BATCH_BUDGET`].
+fn run(
+    conn: &mut Conn,
+    mut batch: Vec<Pending>,
+    policy: &Arc<Policy>,
+    schema: &SchemaNames,
+) -> Vec<Pending> {
+    let started = Instant::now();
+    let mut left = Vec::new();
+    let mut first_pass = true;
     while !batch.is_empty() {
         let begun = batch
             .iter()
@@ -177,11 +228,16 @@ fn run(conn: &mut Conn, mut batch: Vec<Pending>, policy: &Arc<Policy>, schema: &
                 let error = errors::map(&e, write.job.timeout_ms);
                 let _ = write.answer.send(Err(error));
             }
-            return;
+            return left;
         }
         let mut results = Vec::with_capacity(batch.len());
         let mut lost_transaction = None;
         for (index, write) in batch.iter().enumerate() {
+            // Runs again after a rollback repeat exactly the writes of the first.
+            if first_pass && index > 0 && started.elapsed() >= BATCH_BUDGET {
+                left = batch.split_off(index);
+                break;
+            }
             let result = run_in_savepoint(conn, &write.job, Arc::clone(policy), schema);
             let gone = conn.conn.is_autocommit();
             results.push(result);
@@ -190,6 +246,7 @@ fn run(conn: &mut Conn, mut batch: Vec<Pending>, policy: &Arc<Policy>, schema: &
                 break;
             }
         }
+        first_pass = false;
         if let Some(index) = lost_transaction {
             // Its failure took the transaction, and the writes before it, with it.
             let write = batch.remove(index);
@@ -221,6 +278,7 @@ fn run(conn: &mut Conn, mut batch: Vec<Pending>, policy: &Arc<Policy>, schema: &
             };
             let _ = write.answer.send(answer);
         }
-        return;
+        break;
     }
+    left
 }

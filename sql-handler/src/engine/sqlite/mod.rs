@@ -63,7 +63,7 @@ pub(crate) struct SqliteEngine {
     policy: Arc<Policy>,
     schema: Arc<SchemaNames>,
     inline: InlineReads,
-    writes: WriteQueue,
+    writes: Arc<WriteQueue>,
     retention: Duration,
     purge: PurgeSchedule,
 }
@@ -159,7 +159,7 @@ impl SqliteEngine {
             policy,
             schema,
             inline: InlineReads::default(),
-            writes: WriteQueue::default(),
+            writes: Arc::default(),
             retention: DEFAULT_RETENTION,
             purge: PurgeSchedule::default(),
         })
@@ -366,6 +366,11 @@ impl Fate {
     const RUNNING: u8 = 0;
     const ABANDONED: u8 = 1;
     const COMMITTING: u8 = 2;
+
+    /// Whether `other` is this same fate (of the same request).
+    fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 
     /// Whether the waiting side gave up.
     fn abandoned(&self) -> bool {
