@@ -558,7 +558,6 @@ fn run_guarded(
         }
     }
     drop(stmt);
-    slot.set(None);
     if !writes {
         row_count = sink.len() as u64;
     }
