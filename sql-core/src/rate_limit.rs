@@ -120,7 +120,12 @@ pub struct RateStatus {
 /// Sliding-window counters for many keys (plugins), each with its own limit or the
 /// default one.
 ///
-/// The window is exact: it keeps the time of each counted event, at most `max` per key.
+/// Memory per key is constant, whatever the limit: events are counted in at most
+/// [`SlidingWindows::SLOTS`] (+2) slots, each a sixtieth of the window wide, holding a
+/// count and the times of its first and last events. A slot leaves the window when its
+/// last event does, so every event counts for at least the whole window (never more than
+/// `max` events in any window) and at most one slot longer than its own time would give
+/// (1 s for a per-minute limit). A slot holding one event is exact.
 ///
 /// # Examples
 ///
@@ -143,10 +148,30 @@ pub struct RateStatus {
 pub struct SlidingWindows {
     default: RateLimit,
     overrides: HashMap<String, RateLimit>,
-    events: HashMap<String, VecDeque<Instant>>,
+    events: HashMap<String, Window>,
+}
+
+/// One key's counted events, oldest slot first.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    slots: VecDeque<Slot>,
+    /// The sum of the slots' counts.
+    used: u32,
+}
+
+/// Events counted together: they leave the window when the last of them does.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    first: Instant,
+    last: Instant,
+    count: u32,
 }
 
 impl SlidingWindows {
+    /// How many slots a window is divided into: the finer, the closer a slot's events leave
+    /// to their own time; each slot costs a few dozen bytes.
+    pub const SLOTS: u32 = 60;
+
     /// Counters where every key has `default` unless set otherwise.
     ///
     /// # Examples
@@ -230,14 +255,24 @@ impl SlidingWindows {
     /// ```
     pub fn try_acquire(&mut self, key: &str, now: Instant) -> Result<(), RateLimited> {
         let limit = self.limit(key);
-        let events = self.events.entry(key.to_owned()).or_default();
-        expire(events, limit.window, now);
-        if events.len() < limit.max as usize {
-            events.push_back(now);
+        if limit.max == 0 {
+            return Err(RateLimited {
+                limit,
+                retry_after: limit.window,
+            });
+        }
+        // The key's String is made once, when it first counts an event.
+        let window = match self.events.get_mut(key) {
+            Some(window) => window,
+            None => self.events.entry(key.to_owned()).or_default(),
+        };
+        window.expire(limit.window, now);
+        if window.used < limit.max {
+            window.count(now, limit.window / Self::SLOTS);
             return Ok(());
         }
-        let retry_after = events.front().map_or(limit.window, |oldest| {
-            (*oldest + limit.window).saturating_duration_since(now)
+        let retry_after = window.slots.front().map_or(limit.window, |oldest| {
+            (oldest.last + limit.window).saturating_duration_since(now)
         });
         Err(RateLimited { limit, retry_after })
     }
@@ -255,13 +290,13 @@ impl SlidingWindows {
     #[must_use]
     pub fn status(&self, key: &str, now: Instant) -> RateStatus {
         let limit = self.limit(key);
-        let used = self.events.get(key).map_or(0, |events| {
-            events
+        let used = self.events.get(key).map_or(0, |window| {
+            window
+                .slots
                 .iter()
-                .filter(|t| now.saturating_duration_since(**t) < limit.window)
-                .count()
+                .filter(|slot| now.saturating_duration_since(slot.last) < limit.window)
+                .fold(0u32, |sum, slot| sum.saturating_add(slot.count))
         });
-        let used = u32::try_from(used).unwrap_or(u32::MAX);
         RateStatus {
             limit,
             used,
@@ -284,20 +319,42 @@ impl SlidingWindows {
     /// ```
     pub fn prune(&mut self, now: Instant) {
         let (default, overrides) = (self.default, &self.overrides);
-        self.events.retain(|key, events| {
-            let window = overrides.get(key).map_or(default.window, |l| l.window);
-            expire(events, window, now);
-            !events.is_empty()
+        self.events.retain(|key, window| {
+            let length = overrides.get(key).map_or(default.window, |l| l.window);
+            window.expire(length, now);
+            !window.slots.is_empty()
         });
     }
 }
 
-fn expire(events: &mut VecDeque<Instant>, window: Duration, now: Instant) {
-    while events
-        .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
-    {
-        events.pop_front();
+impl Window {
+    /// Drops the slots whose last event is `length` or more before `now`.
+    fn expire(&mut self, length: Duration, now: Instant) {
+        while let Some(oldest) = self.slots.front()
+            && now.saturating_duration_since(oldest.last) >= length
+        {
+            self.used -= oldest.count;
+            self.slots.pop_front();
+        }
+    }
+
+    /// Counts one event at `now`, in the newest slot while that slot is younger than
+    /// `width`. Slots so start at least `width` apart, which bounds how many are live.
+    fn count(&mut self, now: Instant, width: Duration) {
+        self.used += 1;
+        if let Some(newest) = self.slots.back_mut()
+            && now.saturating_duration_since(newest.first) < width
+        {
+            // A caller's clock read just before another's may arrive second.
+            newest.last = newest.last.max(now);
+            newest.count += 1;
+            return;
+        }
+        self.slots.push_back(Slot {
+            first: now,
+            last: now,
+            count: 1,
+        });
     }
 }
 
@@ -350,6 +407,44 @@ mod tests {
         assert_eq!(w.limit("b"), RateLimit::per_minute(1));
         w.set_default(RateLimit::per_minute(0));
         assert!(w.try_acquire("b", t0).is_err());
+    }
+
+    #[test]
+    fn memory_per_key_does_not_grow_with_the_limit() {
+        let mut w = SlidingWindows::new(RateLimit::per_minute(u32::MAX));
+        let t0 = Instant::now();
+        // 1.2 million events over two minutes: the old design kept every timestamp.
+        for i in 0..1_200_000u64 {
+            assert!(
+                w.try_acquire("p", t0 + Duration::from_micros(i * 100))
+                    .is_ok()
+            );
+        }
+        let window = &w.events["p"];
+        assert!(window.slots.len() <= SlidingWindows::SLOTS as usize + 2);
+        // Every event of the last minute still counts, and one slot's worth more at most.
+        let now = t0 + Duration::from_micros(1_199_999 * 100);
+        let used = w.status("p", now).used;
+        assert!((600_000..=610_001).contains(&used), "{used}");
+        assert_eq!(used, window.used);
+    }
+
+    #[test]
+    fn events_sharing_a_slot_leave_with_the_last_of_them() {
+        let mut w = SlidingWindows::new(RateLimit::new(2, Duration::from_secs(60)));
+        let t0 = Instant::now();
+        assert!(w.try_acquire("p", t0).is_ok());
+        // Half a second later: the same one-second slot.
+        assert!(w.try_acquire("p", t0 + Duration::from_millis(500)).is_ok());
+        // Never more than 2 in any minute: the first event is still counted at 60 s.
+        let refused = w
+            .try_acquire("p", t0 + Duration::from_secs(60))
+            .unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_millis(500));
+        assert!(
+            w.try_acquire("p", t0 + Duration::from_millis(60_500))
+                .is_ok()
+        );
     }
 
     #[test]
