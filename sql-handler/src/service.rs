@@ -222,7 +222,7 @@ impl Handler {
                 biased;
                 () = &mut shutdown => break,
                 message = self.subscriber.next() => match message {
-                    Some(message) => self.dispatch(message, &admission, &tracker),
+                    Some(message) => self.dispatch(message, &admission, &tracker).await,
                     None => break,
                 },
             }
@@ -263,7 +263,7 @@ impl Handler {
         let deadline = Instant::now() + DRAIN_TIMEOUT;
         loop {
             match tokio::time::timeout(Duration::from_millis(200), self.subscriber.next()).await {
-                Ok(Some(message)) => self.dispatch(message, admission, tracker),
+                Ok(Some(message)) => self.dispatch(message, admission, tracker).await,
                 Ok(None) => return,
                 Err(_) if !self.is_connected() => {
                     tracing::warn!("NATS connection lost while draining");
@@ -282,7 +282,10 @@ impl Handler {
         self.client.connection_state() == async_nats::connection::State::Connected
     }
 
-    fn dispatch(&self, message: Message, admission: &Arc<Admission>, tracker: &TaskTracker) {
+    /// Takes on `message` as a task, or refuses it here: a refusal is sent by this loop
+    /// itself, so that a flood past the shares queues nowhere but in the connection's
+    /// bounded buffers, and slows the loop down rather than piling up tasks.
+    async fn dispatch(&self, message: Message, admission: &Arc<Admission>, tracker: &TaskTracker) {
         let received = Instant::now();
         let correlation_id = correlation_id(message.headers.as_ref());
         let idempotency_key = message
@@ -324,9 +327,7 @@ impl Handler {
             Err(over) => {
                 let handled =
                     pipeline.refuse(plugin.ok(), &Failure::Overloaded(over), &correlation_id);
-                tracker.spawn(async move {
-                    send(&client, reply_to, &correlation_id, handled.body).await
-                });
+                send(&client, reply_to, &correlation_id, handled.body).await;
             }
         }
     }
