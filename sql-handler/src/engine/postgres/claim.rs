@@ -15,7 +15,7 @@ use sql_core::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::errors;
-use super::run::{Bounded, RequestLimits, abandon, bounded, request_settings, statement};
+use super::run::{Bounded, End, Ran, RequestLimits, abandon, bounded, request_settings, statement};
 use super::tls::Tls;
 use crate::engine::purge::unix_now;
 use crate::engine::slots::SlotPermit;
@@ -178,10 +178,19 @@ async fn serve(
                 let savepoint = tx.savepoint(SAVEPOINT).await.map_err(map)?;
                 let settings = request_settings(&role, &job, &limits)?;
                 let started = Instant::now();
-                let result = statement(&savepoint, &job, &settings).await;
+                let result = statement(
+                    savepoint.client(),
+                    &savepoint.statement_cache,
+                    &job,
+                    &settings,
+                    End::Caller,
+                )
+                .await;
                 let execution_time = started.elapsed();
                 match result {
-                    Ok((rows, row_count)) => {
+                    Ok(Ran {
+                        rows, row_count, ..
+                    }) => {
                         savepoint.commit().await.map_err(map)?;
                         Ok(Outcome {
                             rows,

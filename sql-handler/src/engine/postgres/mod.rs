@@ -24,7 +24,7 @@ pub(crate) use claim::ClaimedWrite;
 
 use self::roles::Roles;
 pub(crate) use self::run::RequestLimits;
-use self::run::{Bounded, bounded, request_settings, statement};
+use self::run::{Bounded, End, bounded, request_settings, statement};
 use self::tls::Tls;
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::FairSlots;
@@ -149,40 +149,39 @@ impl PgEngine {
             .acquire(job.plugin.name(), job.deadline)
             .await
             .map_err(|_| ExecError::Timeout { timeout_ms })?;
-        let mut conn = self.connection(job.deadline, timeout_ms).await?;
+        let conn = self.connection(job.deadline, timeout_ms).await?;
         let role = self.role(&conn, &job.plugin, timeout_ms).await?;
         let cancel = conn.cancel_token();
-        let prefix = job.plugin.table_prefix().to_owned();
-        let map = |e: tokio_postgres::Error| errors::map(&e, timeout_ms, &prefix);
         let read_only = !(job.writes && job.allow_write);
         let ran = {
             let work = async {
                 let settings = request_settings(&role, &job, &self.limits)?;
-                let tx = conn
-                    .build_transaction()
-                    .read_only(read_only)
-                    .start()
-                    .await
-                    .map_err(map)?;
-                let started = Instant::now();
-                let (rows, row_count) = statement(&tx, &job, &settings).await?;
-                if read_only {
-                    // Nothing to keep: dropping the transaction queues its ROLLBACK ahead
-                    // of the connection's next use, without waiting for it.
-                    drop(tx);
+                // The transaction opens in the same message as its settings (see
+                // `run::statement`): one round trip for the whole request.
+                let (mode, end) = if read_only {
+                    ("READ ONLY", End::Rollback)
                 } else {
-                    tx.commit().await.map_err(map)?;
-                }
-                Ok(Outcome {
-                    rows,
-                    row_count,
-                    execution_time: started.elapsed(),
-                })
+                    ("READ WRITE", End::Commit)
+                };
+                let prelude = format!("START TRANSACTION {mode}; {settings}");
+                let started = Instant::now();
+                let ran = statement(&conn, &conn.statement_cache, &job, &prelude, end).await?;
+                Ok((ran, started.elapsed()))
             };
             bounded(work, job.deadline, (&cancel, &self.tls), timeout_ms).await
         };
         match ran {
-            Bounded::Finished(result) => result,
+            Bounded::Finished(Ok((ran, execution_time))) => {
+                if ran.unfinished {
+                    run::retire(conn, slot, Some((cancel, self.tls.clone())));
+                }
+                Ok(Outcome {
+                    rows: ran.rows,
+                    row_count: ran.row_count,
+                    execution_time,
+                })
+            }
+            Bounded::Finished(Err(e)) => Err(e),
             Bounded::Abandoned => {
                 run::abandon(conn, slot);
                 Err(ExecError::Timeout { timeout_ms })

@@ -5,9 +5,11 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use futures::{TryStreamExt, pin_mut};
+use deadpool_postgres::StatementCache;
+use futures::future::maybe_done;
+use futures::{FutureExt, TryStreamExt, pin_mut};
 use sql_core::wire::RowFormat;
-use tokio_postgres::CancelToken;
+use tokio_postgres::{CancelToken, Client};
 
 use super::roles::quoted;
 use super::tls::Tls;
@@ -105,9 +107,24 @@ impl RequestLimits {
 /// opens a fresh connection in its place; else the slot stays held until then. Either
 /// way the backends one plugin keeps busy past their answer are bounded.
 pub(super) fn abandon(conn: deadpool_postgres::Object, slot: SlotPermit) {
+    retire(conn, slot, None);
+}
+
+/// Takes a connection out of the pool as [`abandon`] does, first cancelling its running
+/// statement when `cancel` is given: for a read cut at its limit while the server was
+/// still sending rows. Nobody else uses the connection again, so the cancel can only
+/// reach that statement.
+pub(super) fn retire(
+    conn: deadpool_postgres::Object,
+    slot: SlotPermit,
+    cancel: Option<(CancelToken, Tls)>,
+) {
     let held = slot.detach();
     let client = deadpool_postgres::Object::take(conn);
     tokio::spawn(async move {
+        if let Some((token, tls)) = cancel {
+            let _ = tokio::time::timeout(CANCEL_WAIT, tls.cancel(&token)).await;
+        }
         // Queued behind the runaway statement and its transaction's ROLLBACK: it answers
         // once the backend is free, or fails when the connection is gone.
         let _ = client.simple_query("SELECT 1").await;
@@ -145,26 +162,73 @@ pub(super) fn request_settings(
     ))
 }
 
-/// Runs the job's statement (once per parameter list) in the open transaction `tx`,
-/// after `settings` (see [`request_settings`]).
+/// How [`statement`] ends the transaction its prelude opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum End {
+    /// `COMMIT`, sent behind the last execution when nothing can fail after it.
+    Commit,
+    /// `ROLLBACK`, sent behind the last execution; its answer is not awaited.
+    Rollback,
+    /// The caller ends it (a claim's savepoint).
+    Caller,
+}
+
+/// What [`statement`] returned.
+pub(super) struct Ran {
+    pub(super) rows: RowSink,
+    /// Rows returned for reads; rows affected for writes.
+    pub(super) row_count: u64,
+    /// A read stopped reading at its limit while the server may still be sending rows: the
+    /// connection must not serve another request (see [`retire`]).
+    pub(super) unfinished: bool,
+}
+
+/// Sends `ROLLBACK` when dropped while the transaction it watches is open and its end was
+/// not sent yet (an error or a timeout mid-request).
+struct OpenTransaction<'a> {
+    client: &'a Client,
+    open: bool,
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // The first poll queues the message; its answer is not needed.
+            let _ = self.client.batch_execute("ROLLBACK").now_or_never();
+        }
+    }
+}
+
+/// Runs the job's statement (once per parameter list) after `prelude` (see
+/// [`request_settings`]), and ends the transaction as `end` says.
 ///
-/// The settings are pipelined with the first Bind: PostgreSQL handles the messages in
-/// order, so the portal starts (and its permissions are checked) under the plugin's role,
-/// and the request saves a round trip.
+/// Everything is pipelined: the prelude's simple query, the first execution's Bind and
+/// Execute, and (behind the last execution) the transaction's end go out together, and
+/// PostgreSQL handles them in order, so the statement starts (and its permissions are
+/// checked) under the plugin's role, and a request costs one round trip to the server
+/// instead of one per step. A failed prelude leaves the transaction aborted: the
+/// statement behind it fails and the `COMMIT` rolls back. `COMMIT` is only sent ahead
+/// when the statement returns no rows to convert, since a conversion failure must still
+/// be able to roll the write back.
+///
+/// A read takes no more rows than its limit: past it the result is cut, the function
+/// returns at once, and [`Ran::unfinished`] says the server may still be sending.
 pub(super) async fn statement(
-    tx: &deadpool_postgres::Transaction<'_>,
+    client: &Client,
+    cache: &StatementCache,
     job: &Job,
-    settings: &str,
-) -> Result<(RowSink, u64), ExecError> {
+    prelude: &str,
+    end: End,
+) -> Result<Ran, ExecError> {
     let prefix = job.plugin.table_prefix();
     let map = |e: tokio_postgres::Error| {
         if errors::is_stale_plan(&e) {
             // The table changed under the cached statement: prepare it afresh next time.
-            tx.statement_cache.remove(&job.sql, &[]);
+            cache.remove(&job.sql, &[]);
         }
         errors::map(&e, job.timeout_ms, prefix)
     };
-    let statement = tx.prepare_cached(&job.sql).await.map_err(map)?;
+    let statement = cache.prepare(client, &job.sql).await.map_err(map)?;
     let expected = job.executions.first().map_or(0, Vec::len);
     if statement.params().len() != expected {
         // The policy counted the placeholders; PostgreSQL sees others (never `$0`...).
@@ -193,31 +257,59 @@ pub(super) async fn statement(
         job.byte_budget,
         BlobSource::ByType(blob_columns),
     );
-    // A write runs to completion whatever its RETURNING rows; a read stops at max_rows + 1.
-    let limit = if job.writes {
-        0
-    } else {
-        i32::try_from(job.max_rows.saturating_add(1)).unwrap_or(i32::MAX)
+    let end_message = match end {
+        End::Commit => Some("COMMIT"),
+        End::Rollback => Some("ROLLBACK"),
+        End::Caller => None,
     };
+    // Sent ahead of the rows unless rows must be converted before a commit.
+    let early_end = end == End::Rollback || (end == End::Commit && statement.columns().is_empty());
+    let mut transaction = OpenTransaction {
+        client,
+        open: false,
+    };
+    let mut begun = false;
     let mut row_count = 0u64;
+    let mut unfinished = false;
     let mut values = Vec::with_capacity(statement.columns().len());
+    let last = job.executions.len().saturating_sub(1);
     for (index, params) in job.executions.iter().enumerate() {
         let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
         values::check_params(statement.params(), params).map_err(in_batch)?;
-        let bind = tx.bind_raw(&statement, params.iter().map(values::Param));
-        let portal = if index == 0 {
-            let (set, bound) = tokio::join!(tx.batch_execute(settings), bind);
-            // A failed setting fails the Bind behind it too; it is the cause to report.
-            set.map_err(map)?;
-            bound
-        } else {
-            bind.await
+        let prelude = (index == 0).then(|| client.batch_execute(prelude));
+        if prelude.is_some() {
+            begun = true;
+            transaction.open = end != End::Caller;
         }
-        .map_err(|e| in_batch(map(e)))?;
-        let rows = tx
-            .query_portal_raw(&portal, limit)
-            .await
-            .map_err(|e| in_batch(map(e)))?;
+        let query = client.query_raw(&statement, params.iter().map(values::Param));
+        let ends_here = early_end && index == last;
+        let mut ending = end_message
+            .filter(|_| ends_here)
+            .map(|message| Box::pin(maybe_done(client.batch_execute(message))));
+        // Polled in this order, the three queue their messages in this order, and the
+        // messages leave together.
+        let (set, rows, ()) = tokio::join!(
+            biased;
+            async {
+                match prelude {
+                    Some(set) => set.await,
+                    None => Ok(()),
+                }
+            },
+            query,
+            async {
+                if let Some(ending) = ending.as_mut() {
+                    // The first poll queues the message; its answer is awaited below.
+                    let _ = futures::FutureExt::now_or_never(ending.as_mut());
+                }
+            },
+        );
+        if ending.is_some() {
+            transaction.open = false;
+        }
+        // A failed prelude fails the statement behind it too; it is the cause to report.
+        set.map_err(map)?;
+        let rows = rows.map_err(|e| in_batch(map(e)))?;
         pin_mut!(rows);
         while let Some(row) = rows.try_next().await.map_err(|e| in_batch(map(e)))? {
             if sink.truncated().is_some() {
@@ -229,15 +321,33 @@ pub(super) async fn statement(
                 values.push(values::column_to_json(&row, i)?);
             }
             if sink.push(&values) == Flow::Stop && !job.writes {
+                unfinished = true;
                 break;
             }
         }
         if job.writes {
             row_count += rows.rows_affected().unwrap_or(0);
         }
+        if unfinished {
+            break;
+        }
+        if let Some(mut ending) = ending.filter(|_| end == End::Commit) {
+            ending.as_mut().await;
+            if let Some(Err(e)) = ending.as_mut().take_output() {
+                return Err(map(e));
+            }
+        }
+    }
+    if let Some(message) = end_message.filter(|_| begun && !early_end && !unfinished) {
+        transaction.open = false;
+        client.batch_execute(message).await.map_err(map)?;
     }
     if !job.writes {
         row_count = sink.len() as u64;
     }
-    Ok((sink, row_count))
+    Ok(Ran {
+        rows: sink,
+        row_count,
+        unfinished,
+    })
 }

@@ -256,6 +256,46 @@ async fn reads_fetch_at_most_max_rows_plus_one() {
     assert_eq!(outcome.rows.len(), 1);
 }
 
+/// A read cut at its limit is answered with the rows it has while the server is still
+/// producing more: its connection leaves the pool and the statement is cancelled, so
+/// nothing keeps running for the rest of its time limit and the pool serves on.
+#[tokio::test]
+async fn a_read_cut_at_its_limit_is_stopped_on_the_server() {
+    let f = fixture_with_pool(2).await;
+    for _ in 0..4 {
+        // A row every millisecond for about 2 minutes, unless stopped (the server sends
+        // them 8 kB at a time).
+        let mut read = job(
+            "SELECT g, pg_sleep(0.001) AS s FROM generate_series(1, 100000) AS g",
+            vec![],
+        );
+        read.max_rows = 3;
+        read.timeout_ms = 600_000;
+        read.deadline = Instant::now() + Duration::from_secs(600);
+        let outcome = f.engine.execute(read).await.unwrap();
+        assert_eq!(outcome.row_count, 3);
+        assert_eq!(outcome.rows.truncated(), Some(TruncatedReason::MaxRows));
+    }
+    let observer = connect(f.db.url()).await;
+    let mut running = i64::MAX;
+    for _ in 0..100 {
+        running = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT g, pg_sleep%' AND state = 'active'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(running, 0, "cut reads still running on the server");
+    assert_eq!(count_events(&f.engine).await, 3);
+}
+
 #[tokio::test]
 async fn a_runaway_query_is_cancelled_at_the_deadline_and_the_pool_recovers() {
     let f = fixture_with_pool(2).await;
