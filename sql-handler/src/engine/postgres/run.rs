@@ -1,6 +1,6 @@
 //! Running one plugin statement on PostgreSQL: inside a transaction under the plugin's
-//! role, through a portal that yields at most `max_rows + 1` rows, and cancelled on the
-//! server when the deadline passes.
+//! role, in one round trip, reading at most `max_rows + 1` rows, and cancelled on the
+//! server when the deadline passes or the read is cut at its limit.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
