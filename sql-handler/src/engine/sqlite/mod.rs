@@ -81,6 +81,11 @@ impl SchemaNames {
     /// The names, and the schema version they are of.
     fn get(&self, conn: &Connection) -> rusqlite::Result<(i64, Arc<HashSet<String>>)> {
         let version = schema_version(conn)?;
+        self.at(conn, version).map(|names| (version, names))
+    }
+
+    /// The names at `version`, which `conn`'s open transaction sees.
+    fn at(&self, conn: &Connection, version: i64) -> rusqlite::Result<Arc<HashSet<String>>> {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if current.0 != version || current.1.is_empty() {
             let mut stmt = conn.prepare(
@@ -92,7 +97,7 @@ impl SchemaNames {
                 .collect::<rusqlite::Result<HashSet<_>>>()?;
             *current = (version, Arc::new(names));
         }
-        Ok((version, Arc::clone(&current.1)))
+        Ok(Arc::clone(&current.1))
     }
 }
 
@@ -100,6 +105,33 @@ impl SchemaNames {
 fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.prepare_cached("PRAGMA schema_version")?
         .query_row([], |r| r.get(0))
+}
+
+/// Opens a read transaction on a reader and returns the schema version it sees.
+///
+/// The request's schema names, its in-place decision and its statement then all see one
+/// snapshot, and SQLite takes its file locks (the database's shared lock and a WAL read
+/// mark, each a `fcntl` call and a shared mutex) once per request instead of once per
+/// statement. [`end_read`] must follow, whatever happened.
+fn begin_read(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let version = schema_version(conn);
+    if version.is_err() {
+        end_read(conn);
+    }
+    version
+}
+
+/// Ends the read transaction of [`begin_read`], if it is still open (an interrupted
+/// statement may have ended it already).
+fn end_read(conn: &Connection) {
+    if !conn.is_autocommit() {
+        // A reader writes nothing, so nothing can fail to be kept; a failure here leaves
+        // the transaction open, and the next `BEGIN` reports it.
+        let _ = conn
+            .prepare_cached("ROLLBACK")
+            .and_then(|mut rollback| rollback.execute([]));
+    }
 }
 
 impl SqliteEngine {
@@ -189,24 +221,29 @@ impl SqliteEngine {
             .map_err(|e| pool_error(e, timeout_ms))?;
         let key = statement_key(&job);
         {
+            let reader = conn.get();
             let version =
-                schema_version(&conn.get().conn).map_err(|e| ExecError::Internal(e.to_string()))?;
-            if self.inline.allows(&key, version) {
+                begin_read(&reader.conn).map_err(|e| ExecError::Internal(e.to_string()))?;
+            let allowed = self.inline.allows(&key, version);
+            if allowed {
                 let stop = (Instant::now() + inline::BUDGET).min(deadline);
                 let ran = run_observed(
-                    conn.get(),
+                    reader,
                     &job,
                     &key,
                     stop,
                     Arc::clone(&self.policy),
-                    &self.schema,
+                    (&self.schema, version),
                 );
+                end_read(&reader.conn);
                 match ran.outcome {
                     // The budget, not the deadline, stopped it: run it again in the pool.
                     Err(ExecError::Timeout { .. })
                         if stop < deadline && Instant::now() < deadline => {}
                     outcome => return outcome,
                 }
+            } else {
+                end_read(&reader.conn);
             }
         }
         let detacher = conn.detacher();
@@ -215,7 +252,11 @@ impl SqliteEngine {
         let schema = Arc::clone(&self.schema);
         let task = tokio::task::spawn_blocking(move || {
             let mut conn = conn;
-            let ran = run_observed(conn.get(), &job, &key, deadline, policy, &schema);
+            let reader = conn.get();
+            let version =
+                begin_read(&reader.conn).map_err(|e| ExecError::Internal(e.to_string()))?;
+            let ran = run_observed(reader, &job, &key, deadline, policy, (&schema, version));
+            end_read(&reader.conn);
             let bounded =
                 ran.outcome
                     .is_ok()
@@ -423,18 +464,23 @@ fn run(
     schema: &SchemaNames,
 ) -> Result<Outcome, ExecError> {
     let key = statement_key(job);
-    run_observed(pooled, job, &key, job.deadline, policy, schema).outcome
+    let version = match schema_version(&pooled.conn) {
+        Ok(version) => version,
+        Err(e) => return Err(ExecError::Internal(e.to_string())),
+    };
+    run_observed(pooled, job, &key, job.deadline, policy, (schema, version)).outcome
 }
 
 /// [`run`], stopping the statement at `stop` (its deadline, or an earlier budget), and
-/// saying what the guard saw.
+/// saying what the guard saw; `schema` is the names and the version that the
+/// connection's open transaction sees.
 fn run_observed(
     pooled: &mut Conn,
     job: &Job,
     key: &str,
     stop: Instant,
     policy: Arc<Policy>,
-    schema: &SchemaNames,
+    schema: (&SchemaNames, i64),
 ) -> Ran {
     let Conn { conn, clock, guard } = pooled;
     let failed = |outcome| Ran {
@@ -461,8 +507,9 @@ fn run_observed(
     // built-ins, their clock does.
     clock.set(Some(stop));
 
-    let (schema_version, names) = match schema.get(conn) {
-        Ok(got) => got,
+    let (names, schema_version) = schema;
+    let names = match names.at(conn, schema_version) {
+        Ok(names) => names,
         Err(e) => return failed(Err(internal(e))),
     };
     let request_guard = Guard::new(job.plugin.clone(), policy, GuardMode::Request, names);

@@ -1398,3 +1398,42 @@ async fn writes_committed_together_still_succeed_or_fail_alone() {
         ])
     );
 }
+
+/// Each read runs in a read transaction of its own (`begin_read`): whatever ended the
+/// previous read on a reader (a result, a cut at max_rows, an error, a timeout, in place
+/// or in the pool), the next one sees every write acknowledged before it.
+#[tokio::test]
+async fn every_read_sees_the_writes_acknowledged_before_it() {
+    let f = fixture();
+    let count = "SELECT count(*) AS n FROM analytics_db__events";
+    for round in 0..6_i64 {
+        let mut insert = job(
+            "INSERT INTO analytics_db__events (name) VALUES ($1)",
+            vec![SqlValue::Text(format!("round {round}"))],
+        );
+        insert.writes = true;
+        insert.allow_write = true;
+        run(&f, insert).await.unwrap();
+        // Reads ended every way, on both readers, the statement's first runs in the pool
+        // and the later ones in place.
+        let mut cut = job("SELECT id FROM analytics_db__events", vec![]);
+        cut.max_rows = 1;
+        let _ = run(&f, cut).await.unwrap();
+        let _ = run(
+            &f,
+            job("SELECT no_such_column FROM analytics_db__events", vec![]),
+        )
+        .await
+        .unwrap_err();
+        let mut slow = job(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+            vec![],
+        );
+        slow.timeout_ms = 20;
+        slow.deadline = Instant::now() + Duration::from_millis(20);
+        let _ = run(&f, slow).await.unwrap_err();
+        let (a, b) = tokio::join!(rows(&f, count, vec![]), rows(&f, count, vec![]));
+        assert_eq!(a, json!([{"n": 4 + round}]));
+        assert_eq!(b, a);
+    }
+}
