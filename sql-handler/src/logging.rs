@@ -1,24 +1,50 @@
 //! Log set-up for the binary: text for people or JSON lines for log collectors.
+//!
+//! Lines are written by a thread of their own, in batches: a request's task only formats
+//! its line and queues it, instead of making a `write` system call per audit record on
+//! the request's path. The queue blocks when full rather than drop a line, and the
+//! returned [`LogGuard`] writes out what is queued when dropped, so every record of a
+//! request that was answered reaches the log unless the process is killed outright.
 
+use std::io::{BufWriter, Stderr};
+
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
+/// Lines queued for the writer thread at most; past it, logging waits for the writer.
+const QUEUED_LINES: usize = 65_536;
+
+/// Keeps the log writer running; dropping it writes out every queued line and stops it.
+#[must_use = "dropping the guard stops the log writer"]
+#[derive(Debug)]
+pub struct LogGuard {
+    _worker: Option<WorkerGuard>,
+}
+
+/// Installs the global subscriber, writing to stderr. `RUST_LOG` overrides the default
+/// level (`info`). Keep the returned guard until the program ends.
 ///
 /// # Examples
 ///
 /// ```
-/// sql_handler::logging::init(sql_handler::LogFormat::Json);
+/// let guard = sql_handler::logging::init(sql_handler::LogFormat::Json);
 /// tracing::info!(target: "sql.audit", plugin = "demo", "recorded as one JSON line");
+/// drop(guard); // written out
 /// ```
-pub fn init(format: LogFormat) {
+pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, worker) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(QUEUED_LINES)
+        .thread_name("sql-handler-log")
+        .finish(BufWriter::<Stderr>::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // A second call (as in tests) finds a subscriber already set; keeping the first is right.
-    let _ = match format {
+    let installed = match format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
@@ -26,4 +52,7 @@ pub fn init(format: LogFormat) {
             .try_init(),
         _ => builder.try_init(),
     };
+    LogGuard {
+        _worker: installed.is_ok().then_some(worker),
+    }
 }

@@ -17,7 +17,8 @@ fn main() -> anyhow::Result<()> {
         Err(ConfigError::Args(e)) => e.exit(),
         Err(e) => return Err(e.into()),
     };
-    sql_handler::logging::init(config.log_format());
+    // Dropped last, after the runtime: every line logged until then is written out.
+    let _logs = sql_handler::logging::init(config.log_format());
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime.block_on(async {
         let handler = Handler::start(&config).await?;
