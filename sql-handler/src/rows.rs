@@ -1,8 +1,22 @@
 //! Encoding result rows into the reply as they are read, within `max_rows` and the
 //! NATS payload budget, so the handler never holds more than one reply's worth of rows.
 
+use serde::Serialize;
 use serde_json::Value;
 use sql_core::wire::{RowFormat, TruncatedReason};
+
+/// A column value the sink writes as JSON: `serde_json::Value`, or a backend's own
+/// borrowed form that saves building one per value.
+pub(crate) trait CellValue: Serialize {
+    /// Whether the value is SQL NULL.
+    fn is_null(&self) -> bool;
+}
+
+impl CellValue for Value {
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
+    }
+}
 
 /// Whether the reader should fetch another row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +103,7 @@ impl Tally {
     /// What `blob_values` would take with one more row, `values` with the blob flags
     /// `is_blob`: a blob in a column that holds other values is listed, and so are the
     /// blobs so far of a column that this row makes mixed.
-    fn listed_bytes_with(&self, row: usize, values: &[Value], is_blob: &[bool]) -> usize {
+    fn listed_bytes_with(&self, row: usize, values: &[impl CellValue], is_blob: &[bool]) -> usize {
         let mut total = self.listed_bytes;
         for (i, (value, column)) in values.iter().zip(&self.columns).enumerate() {
             if is_blob.get(i).copied().unwrap_or(false) {
@@ -107,7 +121,13 @@ impl Tally {
     }
 
     /// Records an accepted row; `listed_bytes` is what [`Tally::listed_bytes_with`] said.
-    fn add(&mut self, row: usize, values: &[Value], is_blob: &[bool], listed_bytes: usize) {
+    fn add(
+        &mut self,
+        row: usize,
+        values: &[impl CellValue],
+        is_blob: &[bool],
+        listed_bytes: usize,
+    ) {
         for (i, (value, column)) in values.iter().zip(&mut self.columns).enumerate() {
             if is_blob.get(i).copied().unwrap_or(false) {
                 column.blob = true;
@@ -199,7 +219,7 @@ impl RowSink {
 
     /// [`RowSink::push`] for a sink told blobs [`BlobSource::ByValue`]: `is_blob` says,
     /// aligned with `values`, which of them are blobs.
-    pub(crate) fn push_stored(&mut self, values: &[Value], is_blob: &[bool]) -> Flow {
+    pub(crate) fn push_stored(&mut self, values: &[impl CellValue], is_blob: &[bool]) -> Flow {
         if self.truncated.is_some() {
             return Flow::Stop;
         }
@@ -229,7 +249,7 @@ impl RowSink {
         Flow::More
     }
 
-    fn encode(&mut self, values: &[Value]) {
+    fn encode(&mut self, values: &[impl CellValue]) {
         // Writing JSON into a Vec cannot fail; the results are ignored on that ground.
         match self.format {
             RowFormat::Arrays => {

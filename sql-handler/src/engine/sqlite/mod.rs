@@ -566,7 +566,7 @@ fn run_guarded(
     );
     let mut row_count = 0u64;
     let column_count = stmt.column_count();
-    let mut values = Vec::with_capacity(column_count);
+    let mut spare: Vec<values::Cell<'_>> = Vec::with_capacity(column_count);
     let mut is_blob = Vec::with_capacity(column_count);
     for (index, params) in job.executions.iter().enumerate() {
         let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
@@ -586,16 +586,18 @@ fn run_guarded(
                 }
                 break;
             }
-            values.clear();
+            let mut values = values::recycle(std::mem::take(&mut spare));
             is_blob.clear();
             for i in 0..column_count {
                 let value = row
                     .get_ref(i)
                     .map_err(|e| ExecError::Internal(e.to_string()))?;
                 is_blob.push(matches!(value, ValueRef::Blob(_)));
-                values.push(values::column_to_json(value));
+                values.push(values::Cell::from(value));
             }
-            if sink.push_stored(&values, &is_blob) == Flow::Stop && !writes {
+            let flow = sink.push_stored(&values, &is_blob);
+            spare = values::recycle(values);
+            if flow == Flow::Stop && !writes {
                 break;
             }
         }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use sql_core::value::{SqlValue, blob_to_json, real_to_json};
 
 use crate::engine::{Denial, ExecError};
+use crate::rows::CellValue;
 
 /// Binds `$1..$n` by name. SQLite numbers named parameters by first appearance, so binding
 /// by position would swap `SELECT $2, $1` (FIELD-NOTES.md).
@@ -56,6 +57,61 @@ impl ToSql for Bound<'_> {
             _ => ToSqlOutput::Owned(SqliteValue::Null),
         })
     }
+}
+
+/// One column value as the reply writes it: text and integers straight from SQLite's
+/// memory, the rest as [`column_to_json`] makes them.
+#[derive(Debug)]
+pub(crate) enum Cell<'a> {
+    Null,
+    Integer(i64),
+    Text(&'a [u8]),
+    Other(Value),
+}
+
+impl<'a> From<ValueRef<'a>> for Cell<'a> {
+    fn from(value: ValueRef<'a>) -> Self {
+        match value {
+            ValueRef::Null => Self::Null,
+            ValueRef::Integer(i) => Self::Integer(i),
+            ValueRef::Text(bytes) => Self::Text(bytes),
+            other => Self::Other(column_to_json(other)),
+        }
+    }
+}
+
+impl serde::Serialize for Cell<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Null => serializer.serialize_unit(),
+            Self::Integer(i) => serializer.serialize_i64(*i),
+            // SQLite does not check that text is UTF-8; the reply replaces what is not.
+            Self::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => serializer.serialize_str(text),
+                Err(_) => serializer.serialize_str(&String::from_utf8_lossy(bytes)),
+            },
+            Self::Other(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl CellValue for Cell<'_> {
+    fn is_null(&self) -> bool {
+        match self {
+            Self::Null => true,
+            Self::Other(value) => value.is_null(),
+            Self::Integer(_) | Self::Text(_) => false,
+        }
+    }
+}
+
+/// An empty vector of cells with `cells`' allocation, for the next row: the cells of a
+/// row borrow from it, so one vector cannot outlive the row, but its memory can.
+pub(crate) fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
+    cells.clear();
+    // Collecting an emptied vector's iterator into one of the same layout reuses the
+    // allocation; the closure never runs.
+    cells.into_iter().map(|_| Cell::Null).collect()
 }
 
 /// One column value as JSON: integers exact, non-finite doubles as null, blobs as base64.
