@@ -130,6 +130,14 @@ pub struct Config {
     #[arg(long, env = "SQL_HANDLER_SQLITE_READERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     sqlite_readers: u32,
 
+    /// How SQLite makes a write durable before its reply: `full` syncs the write-ahead
+    /// log to disk at every commit, so an acknowledged write survives a power loss (the
+    /// writes of one group commit share the sync); `normal` syncs at checkpoints only, so
+    /// it survives a crash of the handler but not of the machine, for more writes per
+    /// second.
+    #[arg(long, env = "SQL_HANDLER_SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full)]
+    sqlite_synchronous: SqliteSynchronous,
+
     /// PostgreSQL connections in the pool; this many statements run in parallel, and one
     /// plugin may use all but one of them.
     #[arg(long, env = "SQL_HANDLER_POSTGRES_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=1000))]
@@ -326,6 +334,23 @@ impl Config {
     #[must_use]
     pub fn sqlite_readers(&self) -> usize {
         self.sqlite_readers as usize
+    }
+
+    /// How SQLite syncs commits to disk (`--sqlite-synchronous`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use sql_handler::{Config, SqliteSynchronous};
+    ///
+    /// let config = Config::try_parse_from(["sql-handler", "--database", "sqlite://app.db"])?;
+    /// assert_eq!(config.sqlite_synchronous(), SqliteSynchronous::Full);
+    /// # Ok::<(), clap::Error>(())
+    /// ```
+    #[must_use]
+    pub fn sqlite_synchronous(&self) -> SqliteSynchronous {
+        self.sqlite_synchronous
     }
 
     /// The number of PostgreSQL connections in the pool.
@@ -555,6 +580,27 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// When SQLite syncs a commit to disk (its `PRAGMA synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum SqliteSynchronous {
+    /// At every commit: an acknowledged write survives a power loss.
+    Full,
+    /// At checkpoints: an acknowledged write survives a crash of the handler, and the last
+    /// ones may be lost with the machine.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// The pragma's value.
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
 }
 
 /// Where the data lives.

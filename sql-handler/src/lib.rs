@@ -47,7 +47,7 @@ mod verdicts;
 
 pub use config::{
     Config, ConfigError, DatabaseUrl, DatabaseUrlError, LogFormat, PluginRateLimit,
-    PluginRateLimitError,
+    PluginRateLimitError, SqliteSynchronous,
 };
 pub use engine::OpenError;
 pub use migrations::MigrationError;

@@ -125,7 +125,7 @@ impl Handler {
         migrations::check_model(&migrations, dialect)?;
         let engine = match database {
             DatabaseUrl::Sqlite(path) => {
-                let readers = config.sqlite_readers();
+                let readers = (config.sqlite_readers(), config.sqlite_synchronous());
                 let retention = config.idempotency_retention();
                 // Opening and migrating does file I/O; keep it off the async workers.
                 let opened = tokio::task::spawn_blocking(move || {

@@ -15,7 +15,9 @@ use crate::engine::{Claim, Claimed, ExecError, Job, Outcome, Recorded, WriteSess
 
 /// The savepoint around the plugin's statement: a failed statement is undone while the
 /// transaction stays open to record its reply.
-const SAVEPOINT: &str = "sql_handler_request";
+const SAVEPOINT: &str = "SAVEPOINT sql_handler_request";
+const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO sql_handler_request";
+const RELEASE_SAVEPOINT: &str = "RELEASE sql_handler_request";
 
 /// The writer connection, inside `BEGIN IMMEDIATE`, after the key was found unused.
 #[derive(Debug)]
@@ -163,23 +165,25 @@ pub(super) fn run_in_savepoint(
     schema: &SchemaNames,
 ) -> Result<Outcome, ExecError> {
     let internal = |e: rusqlite::Error| ExecError::Internal(e.to_string());
-    pooled
-        .conn
-        .execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))
-        .map_err(internal)?;
+    // Prepared once per connection: a group commit runs these around every write.
+    let step = |conn: &rusqlite::Connection, sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map(drop)
+            .map_err(internal)
+    };
+    step(&pooled.conn, SAVEPOINT)?;
     let result = run(pooled, job, policy, schema);
-    let conn = &mut pooled.conn;
+    let conn = &pooled.conn;
     // An interrupt, a full disk or a busy database can make SQLite roll the whole
     // transaction back by itself; then there is no savepoint left to undo.
     if conn.is_autocommit() {
         return result;
     }
     if result.is_err() {
-        conn.execute_batch(&format!("ROLLBACK TO {SAVEPOINT}"))
-            .map_err(internal)?;
+        step(conn, ROLLBACK_TO_SAVEPOINT)?;
     }
-    conn.execute_batch(&format!("RELEASE {SAVEPOINT}"))
-        .map_err(internal)?;
+    step(conn, RELEASE_SAVEPOINT)?;
     result
 }
 

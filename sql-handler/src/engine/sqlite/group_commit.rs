@@ -18,7 +18,7 @@
 //!
 //! Fairness stays the writer's: a batch begins with the write of the plugin whose turn it
 //! is, then takes the queue's plugins in turn (in order of arrival within each, at most
-//! [`PER_PLUGIN`] of one and [`MAX_BATCH`] in all), and starts no further write once it has
+//! [`MAX_BATCH`] in all, shared among the plugins waiting and at least [`PER_PLUGIN`] each), and starts no further write once it has
 //! run for [`BATCH_BUDGET`]: the rest go back to the front of the queue. A plugin whose
 //! writes are slow gets one of them into a batch, as it got one turn before.
 
@@ -36,7 +36,8 @@ use crate::engine::{ExecError, Job, Outcome};
 
 /// Writes in one batch at most.
 const MAX_BATCH: usize = 64;
-/// Writes of one plugin in one batch at most.
+/// Writes of one plugin in one batch at most while other plugins' writes wait too: the
+/// batch is shared among the waiting plugins, so a plugin alone in the queue may fill it.
 const PER_PLUGIN: usize = 16;
 /// How long a batch runs before it starts no further write: a few dozen one-row writes.
 const BATCH_BUDGET: Duration = Duration::from_millis(2);
@@ -136,7 +137,7 @@ impl WriteQueue {
     }
 
     /// The next batch: `leader`'s write first, then the plugins in turn, each in order of
-    /// arrival, at most [`PER_PLUGIN`] per plugin and [`MAX_BATCH`] in all; writes already
+    /// arrival, at most [`MAX_BATCH`] in all, shared among the plugins waiting; writes already
     /// answered `TIMEOUT` are dropped.
     fn take_batch(&self, leader: &Fate) -> Vec<Pending> {
         let mut pending = self.lock();
@@ -153,12 +154,14 @@ impl WriteQueue {
             }
             let plugin = write.job.plugin.name();
             match by_plugin.iter_mut().find(|(name, _)| name == plugin) {
-                Some((_, writes)) if writes.len() < PER_PLUGIN => writes.push_back(write),
+                Some((_, writes)) if writes.len() < MAX_BATCH => writes.push_back(write),
                 Some(_) => left.push_back(write),
                 None => by_plugin.push((plugin.to_owned(), VecDeque::from([write]))),
             }
         }
         // Round-robin over the plugins; what does not fit waits, in order, for the next.
+        // The batch is shared among the plugins waiting, each taking at least PER_PLUGIN.
+        let share = PER_PLUGIN.max(MAX_BATCH / by_plugin.len().max(1));
         let mut taken: HashMap<String, usize> = HashMap::new();
         if let Some(first) = batch.first() {
             taken.insert(first.job.plugin.name().to_owned(), 1);
@@ -170,7 +173,7 @@ impl WriteQueue {
                 let count = taken.entry(plugin.clone()).or_default();
                 if let Some(write) = writes.pop_front() {
                     any = true;
-                    if batch.len() < MAX_BATCH && *count < PER_PLUGIN {
+                    if batch.len() < MAX_BATCH && *count < share {
                         *count += 1;
                         batch.push(write);
                     } else {

@@ -34,6 +34,7 @@ use self::functions::StatementClock;
 use self::group_commit::WriteQueue;
 use self::inline::InlineReads;
 use self::pool::{Conn, ConnPool, PoolError};
+use crate::SqliteSynchronous;
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::FairSlots;
 use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
@@ -135,11 +136,11 @@ fn end_read(conn: &Connection) {
 }
 
 impl SqliteEngine {
-    /// Opens (creating if needed) the database at `path`, applies `migrations`, and opens
-    /// `readers` read-only connections.
+    /// Opens (creating if needed) the database at `path`, syncing commits as
+    /// `synchronous` says, applies `migrations`, and opens `readers` read-only connections.
     pub(crate) fn open(
         path: &Path,
-        readers: usize,
+        (readers, synchronous): (usize, SqliteSynchronous),
         policy: Arc<Policy>,
         migrations: &[Migration],
     ) -> Result<Self, OpenError> {
@@ -154,13 +155,14 @@ impl SqliteEngine {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite_err)?;
-        // WAL lets readers run beside the writer; NORMAL sync is durable across crashes of
-        // the process and loses at most the last commits on power loss.
+        // WAL lets readers run beside the writer. In WAL mode FULL syncs the log at each
+        // commit (one sync per group commit) and NORMAL only at checkpoints.
         writer
             .conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+            .execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+                synchronous.pragma()
+            ))
             .map_err(sqlite_err)?;
         let schema = Arc::new(SchemaNames::default());
         migrate::apply(&mut writer.conn, &policy, &schema, migrations)?;

@@ -38,7 +38,7 @@ fn open(root: &Path) -> Result<SqliteEngine, crate::engine::OpenError> {
     let found = migrations::discover(&root.join("migrations"), sql_core::Dialect::Sqlite)?;
     SqliteEngine::open(
         &root.join("test.db"),
-        2,
+        (2, crate::SqliteSynchronous::Full),
         Arc::new(Policy::default()),
         &found,
     )
@@ -379,7 +379,7 @@ async fn fixture_with_sleep(readers: usize) -> Fixture {
         migrations::discover(&dir.path().join("migrations"), sql_core::Dialect::Sqlite).unwrap();
     let engine = SqliteEngine::open(
         &dir.path().join("test.db"),
-        readers,
+        (readers, crate::SqliteSynchronous::Full),
         Arc::new(Policy::default().with_functions(["test_sleep_ms"])),
         &found,
     )
