@@ -1,7 +1,9 @@
 //! The handler under load, against baselines measured in the same run: a NATS echo
 //! responder that does no work and replies with a captured handler reply of the same size
 //! (the transport's ceiling), and pgbench running the handler's own per-request
-//! transaction shape (the database's ceiling).
+//! transaction shape (the database's ceiling), once statement by statement and once
+//! pipelined (`\startpipeline`: the same messages in one round trip, as the handler
+//! sends them).
 //!
 //! One load client keeps C requests in flight on one NATS connection and checks every
 //! reply (no error, the expected row count). The handler runs as its own process, the
@@ -78,6 +80,11 @@ struct Args {
     /// (change it with `--handler-arg=--postgres-pool-size=N` too).
     #[arg(long, default_value_t = 8)]
     pgbench_pool: usize,
+    /// After the runs, keep this many point SELECTs in flight from one plugin (far past
+    /// the handler's `--max-concurrency`, 64 by default) and report how fast the excess is
+    /// refused with `OVERLOADED` and the handler's memory (0: no such run).
+    #[arg(long, default_value_t = 0)]
+    overload: usize,
     /// Extra arguments for every handler (for example `--postgres-pool-size=16`).
     #[arg(long = "handler-arg", allow_hyphen_values = true)]
     handler_args: Vec<String>,
@@ -369,10 +376,18 @@ async fn run(args: &Args) {
                 clients.push(args.pgbench_pool);
             }
             for clients in clients {
-                let tps = pgbench(postgres.url(), clients, args.warmup + args.secs);
-                let mut row = row.clone();
-                row.baseline = Baseline::Pgbench { tps, clients };
-                rows.push(row);
+                // Statement by statement as psql would send them, and pipelined: the same
+                // messages in one round trip, as the handler sends them.
+                for pipelined in [false, true] {
+                    let tps = pgbench(postgres.url(), clients, args.warmup + args.secs, pipelined);
+                    let mut row = row.clone();
+                    row.baseline = Baseline::Pgbench {
+                        tps,
+                        clients,
+                        pipelined,
+                    };
+                    rows.push(row);
+                }
             }
         }
     }
@@ -386,6 +401,32 @@ async fn run(args: &Args) {
     } else {
         Vec::new()
     };
+
+    let mut overloads = Vec::new();
+    if args.overload > 0 {
+        for handler in &mut handlers {
+            let subject = format!("{}.bench.execute", handler.backend.prefix());
+            let pid = handler.child.id();
+            let rss_before_kb = rss_kb(pid);
+            let measured = drive(
+                &client,
+                subject,
+                Workload::Point,
+                args.overload,
+                warmup,
+                measured,
+                &unique,
+            )
+            .await;
+            handler.sent += measured.sent;
+            overloads.push(Overload {
+                backend: handler.backend,
+                measured,
+                rss_before_kb,
+                rss_after_kb: rss_kb(pid),
+            });
+        }
+    }
 
     // Let the handlers write their last audit lines.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -407,7 +448,7 @@ async fn run(args: &Args) {
     }
     drop(echo);
 
-    print_report(args, &rows, &audits, &soaks);
+    print_report(args, &rows, &audits, (&soaks, &overloads));
     let lost = audits.iter().any(|&(_, records, sent, stored, inserted)| {
         records != sent || stored.is_some_and(|s| s != inserted)
     });
@@ -607,20 +648,25 @@ fn check(reply: &[u8], workload: Workload) -> Result<(), String> {
 
 /// Runs pgbench with the transaction the PostgreSQL handler gives each point SELECT
 /// (see the backend's `request_settings`), on as many connections as requests in flight.
-fn pgbench(url: &str, clients: usize, secs: f64) -> f64 {
+fn pgbench(url: &str, clients: usize, secs: f64, pipelined: bool) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("point.sql");
+    let (start, end) = if pipelined {
+        ("\\startpipeline\n", "\\endpipeline\n")
+    } else {
+        ("", "")
+    };
     std::fs::write(
         &script,
         format!(
-            "\\set id random(1, {ITEMS})\n\
+            "\\set id random(1, {ITEMS})\n{start}\
              START TRANSACTION READ ONLY;\n\
              SET LOCAL temp_file_limit = '262144kB';\n\
              SET LOCAL work_mem = '4096kB';\n\
              SET LOCAL ROLE \"sqlh_bench\";\n\
              SET LOCAL statement_timeout = 30050;\n\
              {};\n\
-             ROLLBACK;\n",
+             ROLLBACK;\n{end}",
             POINT_SQL.replace("$1", ":id")
         ),
     )
@@ -767,7 +813,11 @@ enum Baseline {
     /// The echo responder, same reply size.
     Echo(Measured),
     /// pgbench: transactions per second, on `clients` connections.
-    Pgbench { tps: f64, clients: usize },
+    Pgbench {
+        tps: f64,
+        clients: usize,
+        pipelined: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -783,7 +833,7 @@ fn print_report(
     args: &Args,
     rows: &[Row],
     audits: &[(Backend, u64, u64, Option<u64>, u64)],
-    soaks: &[Soak],
+    (soaks, overloads): (&[Soak], &[Overload]),
 ) {
     let mut out = String::new();
     writeln!(out, "\n## Load benchmark\n").unwrap();
@@ -808,8 +858,15 @@ fn print_report(
                 m.per_second,
                 format!("{:.0}", m.p50_us),
             ),
-            Baseline::Pgbench { tps, clients } => (
-                format!("pgbench -c {clients}, same transaction"),
+            Baseline::Pgbench {
+                tps,
+                clients,
+                pipelined,
+            } => (
+                format!(
+                    "pgbench -c {clients}, same transaction{}",
+                    if *pipelined { ", pipelined" } else { "" }
+                ),
                 *tps,
                 "-".to_owned(),
             ),
@@ -871,7 +928,33 @@ fn print_report(
         )
         .unwrap();
     }
+    for overload in overloads {
+        let m = &overload.measured;
+        let refused = m.failures.get("OVERLOADED").copied().unwrap_or(0);
+        let other = m.failed() - refused;
+        writeln!(
+            out,
+            "overload, {}: {} point SELECTs in flight from one plugin: {:.0} replies/s, {:.1}% OVERLOADED, {other} other failures, p50 {:.0} µs, p99 {:.0} µs; RSS {} kB before, {} kB after",
+            overload.backend.name(),
+            args.overload,
+            m.per_second,
+            refused as f64 * 100.0 / m.sent.max(1) as f64,
+            m.p50_us,
+            m.p99_us,
+            overload.rss_before_kb,
+            overload.rss_after_kb
+        )
+        .unwrap();
+    }
     print!("{out}");
+}
+
+/// What a run far past the handler's concurrency showed.
+struct Overload {
+    backend: Backend,
+    measured: Measured,
+    rss_before_kb: u64,
+    rss_after_kb: u64,
 }
 
 /// The machine the figures come from.

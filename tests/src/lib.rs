@@ -309,6 +309,10 @@ pub async fn start_handler_on(nats_urls: &str, db: &TestDb, extra_args: &[&str])
         database,
         "--migrations".to_owned(),
         migrations.display().to_string(),
+        // Commits synced at checkpoints only: the tests check what the handler answers,
+        // not power-loss durability, and a sync per commit would tie their timing to the
+        // disk's backlog (a test build leaves gigabytes to write back).
+        "--sqlite-synchronous=normal".to_owned(),
     ];
     args.extend(extra_args.iter().map(|a| (*a).to_owned()));
     let config = Config::try_parse_from(args).expect("valid handler flags");
