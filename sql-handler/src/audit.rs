@@ -31,8 +31,10 @@ impl AuditRecord<'_> {
         tracing::info!(
             target: "sql.audit",
             plugin = self.plugin,
-            query_hash = %query_hash,
-            query_preview = %preview,
+            // As strings, not `%` (Display): the JSON formatter then copies them instead
+            // of formatting each into a new String.
+            query_hash = query_hash.as_str(),
+            query_preview = preview.as_str(),
             correlation_id = self.correlation_id,
             kind = self.kind.unwrap_or("UNKNOWN"),
             param_count = self.param_count,
