@@ -22,7 +22,9 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime.block_on(async {
         let handler = Handler::start(&config).await?;
-        handler.serve(shutdown_signal()).await;
+        // On a worker thread, not this one: the subscription's messages then wake the
+        // serving loop, and it its request tasks, without a wake-up across threads each.
+        tokio::spawn(handler.serve(shutdown_signal())).await?;
         anyhow::Ok(())
     });
     runtime.shutdown_timeout(EXIT_WAIT);
