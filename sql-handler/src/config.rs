@@ -583,6 +583,19 @@ pub enum LogFormat {
 }
 
 /// When SQLite syncs a commit to disk (its `PRAGMA synchronous`, in WAL mode).
+///
+/// # Examples
+///
+/// ```
+/// use clap::Parser;
+/// use sql_handler::{Config, SqliteSynchronous};
+///
+/// let config = Config::try_parse_from([
+///     "sql-handler", "--database", "sqlite://app.db", "--sqlite-synchronous", "normal",
+/// ])?;
+/// assert_eq!(config.sqlite_synchronous(), SqliteSynchronous::Normal);
+/// # Ok::<(), clap::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 #[non_exhaustive]
 pub enum SqliteSynchronous {

@@ -17,6 +17,16 @@ use crate::LogFormat;
 const QUEUED_LINES: usize = 65_536;
 
 /// Keeps the log writer running; dropping it writes out every queued line and stops it.
+///
+/// # Examples
+///
+/// ```
+/// fn main() {
+///     // Kept until the end of main, so every line logged before is written out.
+///     let _logs = sql_handler::logging::init(sql_handler::LogFormat::Text);
+///     tracing::info!("started");
+/// }
+/// ```
 #[must_use = "dropping the guard stops the log writer"]
 #[derive(Debug)]
 pub struct LogGuard {
