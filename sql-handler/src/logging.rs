@@ -21,11 +21,9 @@ const QUEUED_LINES: usize = 65_536;
 /// # Examples
 ///
 /// ```
-/// fn main() {
-///     // Kept until the end of main, so every line logged before is written out.
-///     let _logs = sql_handler::logging::init(sql_handler::LogFormat::Text);
-///     tracing::info!("started");
-/// }
+/// // Kept to the end of the program, so that every line logged before is written out.
+/// let _logs = sql_handler::logging::init(sql_handler::LogFormat::Text);
+/// tracing::info!("started");
 /// ```
 #[must_use = "dropping the guard stops the log writer"]
 #[derive(Debug)]
