@@ -3,9 +3,11 @@
 # throw-away PostgreSQL cluster, driven at 1, 16 and 64 requests in flight with point
 # SELECTs, INSERTs and 1000-row SELECTs, each figure printed beside its baseline from the
 # same run (a NATS echo responder with same-size replies; pgbench with the handler's
-# transaction shape), with the audit record count and the rows stored. Takes about five
-# minutes. Arguments go to the benchmark, for example:
-#   scripts/bench.sh --soak 2000000          # also a memory soak of 2 million requests
+# transaction shape, statement by statement and pipelined), with the audit record count
+# and the rows stored. Takes about five minutes, ten with the soak and the overload run.
+# Arguments go to the benchmark, for example:
+#   scripts/bench.sh --soak 2000000 --overload 1000   # README's figures: also a memory
+#                                                     # soak and 1,000 in flight at once
 #   scripts/bench.sh --workloads point --concurrency 64 --backends sqlite
 #   scripts/bench.sh --help
 set -euo pipefail
