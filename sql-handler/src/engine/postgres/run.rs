@@ -268,7 +268,6 @@ pub(super) async fn statement(
         client,
         open: false,
     };
-    let mut begun = false;
     let mut row_count = 0u64;
     let mut unfinished = false;
     let mut values = Vec::with_capacity(statement.columns().len());
@@ -278,7 +277,6 @@ pub(super) async fn statement(
         values::check_params(statement.params(), params).map_err(in_batch)?;
         let prelude = (index == 0).then(|| client.batch_execute(prelude));
         if prelude.is_some() {
-            begun = true;
             transaction.open = end != End::Caller;
         }
         let query = client.query_raw(&statement, params.iter().map(values::Param));
@@ -338,6 +336,8 @@ pub(super) async fn statement(
             }
         }
     }
+    // The prelude went out with the first execution, if there was one.
+    let begun = !job.executions.is_empty();
     if let Some(message) = end_message.filter(|_| begun && !early_end && !unfinished) {
         transaction.open = false;
         client.batch_execute(message).await.map_err(map)?;

@@ -226,8 +226,7 @@ impl SqliteEngine {
             let reader = conn.get();
             let version =
                 begin_read(&reader.conn).map_err(|e| ExecError::Internal(e.to_string()))?;
-            let allowed = self.inline.allows(&key, version);
-            if allowed {
+            if self.inline.allows(&key, version) {
                 let stop = (Instant::now() + inline::BUDGET).min(deadline);
                 let ran = run_observed(
                     reader,
