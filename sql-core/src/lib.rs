@@ -24,6 +24,8 @@
 
 mod code;
 mod columns;
+#[cfg(feature = "json-log")]
+pub mod json_log;
 mod plugin;
 mod policy;
 mod query_text;
@@ -37,8 +39,11 @@ pub mod wire;
 pub use code::{ALL_ERROR_CODES, ErrorCode, UnknownErrorCode};
 pub use columns::result_columns;
 pub use plugin::{MAX_PLUGIN_NAME_LEN, Plugin, PluginNameError, TableOwner, is_system_name};
-pub use policy::{Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check};
-pub use query_text::{query_hash, query_preview};
+pub use policy::{
+    Dialect, MAX_PLACEHOLDERS, Policy, PolicyError, StatementKind, Verdict, check,
+    placeholder_count,
+};
+pub use query_text::{AUDIT_PREVIEW_CHARS, audit_preview, query_hash, query_preview};
 pub use rate_limit::{RateLimit, RateLimited, RateStatus, SlidingWindows};
 pub use rewrite::{expand_list_params, strip_nullability_overrides};
 pub use schema::{

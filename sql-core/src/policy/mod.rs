@@ -10,6 +10,7 @@ mod functions;
 mod placeholders;
 mod statement;
 
+pub use placeholders::placeholder_count;
 pub(crate) use statement::{parse_error_position, parser_dialect};
 #[cfg(test)]
 mod fuzz_tests;

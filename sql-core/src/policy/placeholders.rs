@@ -14,6 +14,25 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::{MAX_PLACEHOLDERS, PolicyError};
 
+/// How many distinct placeholders `sql` holds as written, whether or not the policy
+/// accepts it: the parameter count of an audit record for a statement refused before it
+/// could run. 0 when the text does not tokenize.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::{Dialect, placeholder_count};
+///
+/// let sql = "SELECT * FROM quote_db__quotes WHERE id = $1 OR id = $2 OR note = '$3'";
+/// assert_eq!(placeholder_count(sql, Dialect::Sqlite), 2);
+/// ```
+#[must_use]
+pub fn placeholder_count(sql: &str, dialect: crate::Dialect) -> usize {
+    sqlparser::tokenizer::Tokenizer::new(super::parser_dialect(dialect), sql)
+        .tokenize_with_location()
+        .map_or(0, |tokens| from_tokens(&tokens).len())
+}
+
 /// The placeholders of the token stream, as written, in order of appearance.
 pub(super) fn from_tokens(tokens: &[TokenWithSpan]) -> Vec<String> {
     let mut found = Vec::new();
