@@ -150,8 +150,7 @@ async fn run(url: &str) {
     // The same with every audit record formatted as a JSON line (written to a sink), as a
     // deployment that ships them to a SIEM would.
     tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
+        .event_format(sql_core::json_log::JsonLines::new())
         .with_writer(std::io::sink)
         .init();
     let mut logged: [(&str, Vec<Duration>); 2] = [

@@ -25,7 +25,7 @@ impl AuditRecord<'_> {
     /// Emits the record.
     pub(crate) fn emit(&self) {
         let query_hash = sql_core::query_hash(self.query);
-        let preview = sql_core::query_preview(self.query, 100);
+        let preview = sql_core::audit_preview(self.query);
         let outcome = self.outcome.map_or("OK", ErrorCode::as_str);
         let duration_ms = self.elapsed.as_secs_f64() * 1000.0;
         tracing::info!(
@@ -34,7 +34,7 @@ impl AuditRecord<'_> {
             // As strings, not `%` (Display): the JSON formatter then copies them instead
             // of formatting each into a new String.
             query_hash = query_hash.as_str(),
-            query_preview = preview.as_str(),
+            query_preview = preview.as_ref(),
             correlation_id = self.correlation_id,
             kind = self.kind.unwrap_or("UNKNOWN"),
             param_count = self.param_count,

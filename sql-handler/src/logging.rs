@@ -1,4 +1,5 @@
-//! Log set-up for the binary: text for people or JSON lines for log collectors.
+//! Log set-up for the binary: text for people or JSON lines for log collectors (the
+//! shared [`JsonLines`] format, which the client's records use too).
 //!
 //! Lines are written by a thread of their own, in batches: a request's task only formats
 //! its line and queues it, instead of making a `write` system call per audit record on
@@ -8,6 +9,7 @@
 
 use std::io::{BufWriter, Stderr};
 
+use sql_core::json_log::JsonLines;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
@@ -53,11 +55,7 @@ pub fn init(format: LogFormat) -> LogGuard {
         .with_writer(writer);
     // A second call (as in tests) finds a subscriber already set; keeping the first is right.
     let installed = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(JsonLines::new()).try_init(),
         _ => builder.try_init(),
     };
     LogGuard {
