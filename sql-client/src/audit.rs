@@ -10,9 +10,6 @@ use serde_json::Value;
 
 use crate::error::SqlError;
 
-/// Characters of the query kept in audit records.
-pub(crate) const AUDIT_PREVIEW_CHARS: usize = 100;
-
 /// How parameters appear in slow-query records.
 ///
 /// # Examples
@@ -26,7 +23,9 @@ pub(crate) const AUDIT_PREVIEW_CHARS: usize = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParamLogging {
-    /// Values shown, with strings cut after `max_chars` characters and blobs shown by size.
+    /// Values shown, with strings longer than `max_chars` characters cut to `max_chars`
+    /// and `...` (the specification's rule at its default of 100), and blobs shown by
+    /// size.
     Sanitized {
         /// Longest string shown in full.
         max_chars: usize,
@@ -35,9 +34,14 @@ pub enum ParamLogging {
     Redacted,
 }
 
+/// Longest string parameter a slow-query record shows in full (the specification's 100).
+const PARAM_CHARS: usize = 100;
+
 impl Default for ParamLogging {
     fn default() -> Self {
-        Self::Sanitized { max_chars: 64 }
+        Self::Sanitized {
+            max_chars: PARAM_CHARS,
+        }
     }
 }
 
@@ -47,6 +51,8 @@ pub(crate) struct AuditRecord<'a> {
     pub(crate) plugin: &'a str,
     pub(crate) query: &'a str,
     pub(crate) query_hash: &'a str,
+    /// `query_preview`: [`sql_core::audit_preview`] of `query`.
+    pub(crate) preview: std::borrow::Cow<'a, str>,
     pub(crate) param_count: usize,
     pub(crate) row_count: u64,
     pub(crate) elapsed: Duration,
@@ -56,34 +62,80 @@ pub(crate) struct AuditRecord<'a> {
     pub(crate) error: Option<&'a SqlError>,
 }
 
+/// Emits one record of `$level` on `$target` with every audit field of `$record`, then
+/// the extra fields given: the slow-query record is the audit record plus its own fields
+/// (FR-6), so both are written from this one list.
+macro_rules! audit_event {
+    ($level:ident, $target:literal, $record:expr, $message:literal $(, $($extra:tt)+)?) => {{
+        let record: &AuditRecord<'_> = $record;
+        tracing::$level!(
+            target: $target,
+            timestamp_ms = unix_millis(),
+            plugin = record.plugin,
+            query_hash = record.query_hash,
+            query_preview = record.preview.as_ref(),
+            param_count = record.param_count,
+            row_count = record.row_count,
+            execution_time_ms = round_ms(record.elapsed),
+            truncated = record.truncated,
+            status = record.status(),
+            error_type = record.error.map(SqlError::type_name),
+            error_code = record.error.map(SqlError::code),
+            error_message = record.error.map(SqlError::message),
+            correlation_id = record.correlation_id,
+            attempts = record.attempts,
+            $($($extra)+,)?
+            $message
+        )
+    }};
+}
+
 impl AuditRecord<'_> {
-    pub(crate) fn emit(&self) {
-        let status = match self.error {
+    fn status(&self) -> &'static str {
+        match self.error {
             None => "success",
             Some(SqlError::RateLimit(_)) => "rate_limited",
             Some(_) => "error",
-        };
-        tracing::info!(
-            target: "sql.audit",
-            timestamp_ms = unix_millis(),
-            plugin = self.plugin,
-            query_hash = self.query_hash,
-            query_preview = %sql_core::query_preview(self.query, AUDIT_PREVIEW_CHARS),
-            param_count = self.param_count,
-            row_count = self.row_count,
-            duration_ms = self.elapsed.as_secs_f64() * 1000.0,
-            truncated = self.truncated,
-            status,
-            error_code = self.error.map(SqlError::code),
-            error_message = self.error.map(SqlError::message),
-            correlation_id = self.correlation_id,
-            attempts = self.attempts,
-            "sql query"
-        );
+        }
+    }
+
+    /// Emits the record: `INFO` for a query that succeeded, `ERROR` for one that did not,
+    /// as the specification's `log_query` and `log_error` do.
+    pub(crate) fn emit(&self) {
+        if self.error.is_some() {
+            audit_event!(error, "sql.audit", self, "SQL query failed");
+        } else {
+            audit_event!(info, "sql.audit", self, "SQL query executed");
+        }
     }
 }
 
-/// Emits the slow-query record.
+/// Emits the audit record of a statement [`Query::checked`](crate::Query::checked) refused:
+/// no request exists (no correlation id, no attempt), but the attempt is on record with its
+/// query, hash and placeholder count, so another plugin's table tried is visible.
+pub(crate) fn refused(plugin: &str, query: &str, param_count: usize, error: &SqlError) {
+    let query_hash = sql_core::query_hash(query);
+    AuditRecord {
+        plugin,
+        query,
+        query_hash: &query_hash,
+        preview: sql_core::audit_preview(query),
+        param_count,
+        row_count: 0,
+        elapsed: Duration::ZERO,
+        truncated: false,
+        correlation_id: "",
+        attempts: 0,
+        error: Some(error),
+    }
+    .emit();
+}
+
+/// Emits the slow-query record: every field of the audit record, the full query and the
+/// parameters as a JSON array (text: `tracing` fields are scalars; the [`JsonLines`]
+/// format writes it as an array).
+///
+/// [`JsonLines`]: sql_core::json_log::JsonLines
 pub(crate) fn slow_query(
     record: &AuditRecord<'_>,
     params: &[Value],
@@ -91,18 +143,20 @@ pub(crate) fn slow_query(
     logging: ParamLogging,
 ) {
     let params = Value::Array(params.iter().map(|p| sanitize(p, logging)).collect());
-    tracing::warn!(
-        target: "sql.slow",
-        timestamp_ms = unix_millis(),
-        plugin = record.plugin,
-        query_hash = record.query_hash,
-        query = record.query,
-        params = %params,
-        duration_ms = record.elapsed.as_secs_f64() * 1000.0,
-        threshold_ms = threshold.as_secs_f64() * 1000.0,
-        correlation_id = record.correlation_id,
-        "slow sql query"
+    audit_event!(
+        warn,
+        "sql.slow",
+        record,
+        "Slow SQL query",
+        full_query = record.query,
+        params = params.to_string().as_str(),
+        threshold_ms = threshold.as_secs_f64() * 1000.0
     );
+}
+
+/// Milliseconds rounded to two decimals, as the specification's `round(ms, 2)`.
+fn round_ms(elapsed: Duration) -> f64 {
+    (elapsed.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 fn sanitize(value: &Value, logging: ParamLogging) -> Value {
@@ -110,10 +164,10 @@ fn sanitize(value: &Value, logging: ParamLogging) -> Value {
         return Value::String("<redacted>".to_owned());
     };
     match value {
-        Value::String(s) if s.chars().count() > max_chars => {
-            let cut: String = s.chars().take(max_chars).collect();
-            Value::String(format!("{cut}... ({} chars)", s.chars().count()))
-        }
+        Value::String(s) => match s.char_indices().nth(max_chars) {
+            Some((cut, _)) => Value::String(format!("{}...", &s[..cut])),
+            None => value.clone(),
+        },
         Value::Object(map) if map.len() == 1 && map.contains_key(sql_core::value::BLOB_KEY) => {
             let size = map[sql_core::value::BLOB_KEY]
                 .as_str()
@@ -139,20 +193,37 @@ mod tests {
     #[test]
     fn sanitizing_cuts_long_strings_and_hides_blobs() {
         let logging = ParamLogging::Sanitized { max_chars: 5 };
-        assert_eq!(
-            sanitize(&json!("abcdefgh"), logging),
-            json!("abcde... (8 chars)")
-        );
+        assert_eq!(sanitize(&json!("abcdefgh"), logging), json!("abcde..."));
+        assert_eq!(sanitize(&json!("abcde"), logging), json!("abcde"));
+        assert_eq!(sanitize(&json!("éééééé"), logging), json!("ééééé..."));
         assert_eq!(sanitize(&json!("abc"), logging), json!("abc"));
         assert_eq!(sanitize(&json!(42), logging), json!(42));
         assert_eq!(
             sanitize(&json!({"$blob": "AAAAAAAA"}), logging),
             json!("<blob, about 6 bytes>")
         );
+        assert_eq!(sanitize(&json!([1, 2, 3, 4]), logging), json!("[1,2,..."));
+    }
+
+    /// The specification's `_sanitize_params`: strings of more than 100 characters become
+    /// their first 100 and `...`; others stay as they are.
+    #[test]
+    fn the_default_cuts_past_100_characters() {
+        let logging = ParamLogging::default();
+        let hundred = "x".repeat(100);
+        assert_eq!(sanitize(&json!(hundred), logging), json!(hundred));
         assert_eq!(
-            sanitize(&json!([1, 2, 3, 4]), logging),
-            json!("[1,2,... (9 chars)")
+            sanitize(&json!("x".repeat(101)), logging),
+            json!(format!("{hundred}..."))
         );
+        assert_eq!(sanitize(&json!(1.5), logging), json!(1.5));
+        assert_eq!(sanitize(&Value::Null, logging), Value::Null);
+    }
+
+    #[test]
+    fn durations_are_rounded_to_two_decimals() {
+        assert!((round_ms(Duration::from_micros(12_346)) - 12.35).abs() < 1e-9);
+        assert!((round_ms(Duration::from_nanos(4_999)) - 0.0).abs() < 1e-9);
     }
 
     #[test]

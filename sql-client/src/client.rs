@@ -11,13 +11,14 @@ use async_nats::{HeaderMap, RequestErrorKind};
 use serde_json::{Map, Value, json};
 use sql_core::wire::{
     self, CORRELATION_ID_HEADER, IDEMPOTENCY_KEY_HEADER, Reply, Request, RowFormat,
+    TruncatedReason, WireRow,
 };
 use sql_core::{ErrorCode, Plugin, StatementKind};
 use tokio::sync::broadcast;
 
 use crate::audit::{self, AuditRecord};
 use crate::connect::{Operation, PermissionViolations, Violation};
-use crate::error::{ErrorDetail, SqlError};
+use crate::error::{ERROR_PREVIEW_CHARS, ErrorDetail, RESULT_TRUNCATED, SqlError};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::options::ClientConfig;
 use crate::query::{Delete, Insert, Kind, ParamRow, Query, Select, Shape, Update};
@@ -164,15 +165,26 @@ impl SqlClient {
     /// `query` is a `Query<Select>`; a query of another kind does not compile
     /// (`SelectQuery`).
     ///
+    /// Every row of the result or an error, never part of it: when the result has more
+    /// rows than came back, the call fails with [`SqlError::Truncated`], unless the query
+    /// set [`max_rows`](Query::max_rows) itself and that limit is what cut it (the caller
+    /// asked for at most that many). Without `max_rows` the handler sends at most 10,000
+    /// rows, and never more than fit in one NATS reply (`max_payload`, 1 MB by default).
+    /// [`SqlClient::execute`] returns a cut result as it is, with
+    /// [`SqlResult::truncated`].
+    ///
     /// # Errors
     ///
-    /// As [`SqlClient::execute`], and [`SqlError::Decode`] naming the column when a row
-    /// does not convert.
+    /// As [`SqlClient::execute`]; [`SqlError::Decode`] naming the column when a row does
+    /// not convert; [`SqlError::Truncated`] when rows were left out, with the number that
+    /// came (`rows_returned`) and why (`reason`) in its details.
     pub fn select<'a, T: SqlRow + 'a>(&'a self, query: impl SelectQuery) -> Running<'a, Vec<T>> {
         let query = query.into_query();
         Box::pin(async move {
             let preview = query.preview();
+            let asked = query.options().1;
             let result = self.run(query, None).await?;
+            complete(&result, asked, &preview)?;
             result
                 .rows_as()
                 .map_err(|e| SqlError::decode(e.to_string(), &preview))
@@ -184,7 +196,9 @@ impl SqlClient {
     ///
     /// # Errors
     ///
-    /// As [`SqlClient::select`].
+    /// As [`SqlClient::select`]: a result cut by the one-row limit is what was asked for,
+    /// but one cut by the reply's size (a first row larger than NATS's `max_payload`) is
+    /// [`SqlError::Truncated`].
     pub fn select_one<'a, T: SqlRow + 'a>(
         &'a self,
         query: impl SelectQuery,
@@ -197,7 +211,9 @@ impl SqlClient {
         };
         Box::pin(async move {
             let preview = query.preview();
+            let asked = query.options().1;
             let result = self.run(query, None).await?;
+            complete(&result, asked, &preview)?;
             result
                 .first()
                 .map(T::from_row)
@@ -305,13 +321,10 @@ impl SqlClient {
     ) -> Result<SqlResult, SqlError> {
         let started = Instant::now();
         let correlation_id = uuid::Uuid::new_v4().to_string();
-        let checked = self.prepare(query, batch);
-        let (call, outcome) = match checked {
-            Ok(call) => {
-                let outcome = self.send(&call, &correlation_id).await;
-                (Some(call), outcome)
-            }
-            Err((call, err)) => (call, Err((err, 0))),
+        let (call, checked) = self.prepare(query, batch);
+        let outcome = match checked {
+            Ok(()) => self.send(&call, &correlation_id).await,
+            Err(err) => Err((err, 0)),
         };
         let elapsed = started.elapsed();
         let (result, attempts) = match outcome {
@@ -323,27 +336,22 @@ impl SqlClient {
                 attempts,
             ),
         };
-        self.record(call.as_ref(), &result, elapsed, attempts, &correlation_id);
+        self.record(&call, &result, elapsed, attempts, &correlation_id);
         result
     }
 
-    /// Local checks before anything is sent: the plugin, the parameter counts, the timeout
-    /// and the rate limit.
-    #[allow(clippy::type_complexity)]
+    /// The request to send, and whether the local checks let it go: the plugin, the
+    /// parameter counts, the timeout and the rate limit. A refused request is still
+    /// returned, for its audit record.
     fn prepare<K: Kind, S: Shape>(
         &self,
         query: Query<K, S>,
         batch: Option<Vec<Vec<Value>>>,
-    ) -> Result<Call, (Option<Call>, SqlError)> {
+    ) -> (Call, Result<(), SqlError>) {
         let preview = query.preview();
-        let fail = |err| (None, err);
-        if let Some(err) = query.deferred_error() {
-            return Err(fail(err.clone()));
-        }
-        if let Some(plugin) = query.plugin()
-            && plugin != &self.inner.plugin
-        {
-            return Err(fail(validation(
+        let refused = query.deferred_error().cloned().or_else(|| {
+            let plugin = query.plugin().filter(|p| *p != &self.inner.plugin)?;
+            Some(validation(
                 ErrorCode::NamespaceViolation,
                 format!(
                     "the query was checked for plugin '{plugin}' but this client is '{}'",
@@ -351,15 +359,31 @@ impl SqlClient {
                 ),
                 &preview,
                 json!({"expected_prefix": self.inner.plugin.table_prefix()}),
-            )));
-        }
+            ))
+        });
         let placeholders = query.placeholders();
         let (timeout, max_rows, row_format) = query.options();
-        let timeout = timeout.unwrap_or(self.inner.config.timeout);
         let (sql, params) = query.into_parts();
-        let lists: Vec<(&Vec<Value>, Option<usize>)> = match &batch {
+        let call = Call {
+            kind: K::KIND,
+            sql,
+            params,
+            batch,
+            timeout: timeout.unwrap_or(self.inner.config.timeout),
+            max_rows,
+            row_format,
+        };
+        let checked = match refused {
+            Some(err) => Err(err),
+            None => self.check(&call, placeholders, &preview),
+        };
+        (call, checked)
+    }
+
+    fn check(&self, call: &Call, placeholders: usize, preview: &str) -> Result<(), SqlError> {
+        let lists: Vec<(&Vec<Value>, Option<usize>)> = match &call.batch {
             Some(rows) => rows.iter().enumerate().map(|(i, r)| (r, Some(i))).collect(),
-            None => vec![(&params, None)],
+            None => vec![(&call.params, None)],
         };
         for (list, batch_index) in lists {
             if list.len() != placeholders {
@@ -367,57 +391,49 @@ impl SqlClient {
                 if let Some(i) = batch_index {
                     details["batch_index"] = json!(i);
                 }
-                return Err(fail(validation(
+                return Err(validation(
                     ErrorCode::ParamCountMismatch,
                     format!(
                         "the statement takes {placeholders} parameter(s) but {} were given",
                         list.len()
                     ),
-                    &preview,
+                    preview,
                     details,
-                )));
+                ));
             }
         }
-        if batch
+        if call
+            .batch
             .as_ref()
             .is_some_and(|b| b.len() > wire::MAX_BATCH_ENTRIES)
         {
-            return Err(fail(validation(
+            return Err(validation(
                 ErrorCode::RequestValidationError,
                 format!(
                     "insert_many takes at most {} rows per call",
                     wire::MAX_BATCH_ENTRIES
                 ),
-                &preview,
+                preview,
                 json!({"field": "batch"}),
-            )));
+            ));
         }
-        let timeout_ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        let timeout_ms = u32::try_from(call.timeout.as_millis()).unwrap_or(u32::MAX);
         if !(wire::MIN_TIMEOUT_MS..=wire::MAX_TIMEOUT_MS).contains(&timeout_ms) {
-            return Err(fail(validation(
+            return Err(validation(
                 ErrorCode::RequestValidationError,
                 format!(
                     "timeout must be {} to {} ms, not {timeout_ms}",
                     wire::MIN_TIMEOUT_MS,
                     wire::MAX_TIMEOUT_MS
                 ),
-                &preview,
+                preview,
                 json!({"field": "timeout_ms"}),
-            )));
+            ));
         }
-        let call = Call {
-            kind: K::KIND,
-            sql,
-            params,
-            batch,
-            timeout,
-            max_rows,
-            row_format,
-        };
         if let Err(limited) = self.inner.limiter.try_acquire(self.inner.plugin.name()) {
             self.inner.metrics.record_rate_limited();
             let retry_after_ms = u64::try_from(limited.retry_after.as_millis()).unwrap_or(u64::MAX);
-            let err = SqlError::RateLimit(Box::new(
+            return Err(SqlError::RateLimit(Box::new(
                 ErrorDetail::new(
                     ErrorCode::RateLimit.as_str(),
                     format!(
@@ -426,17 +442,16 @@ impl SqlClient {
                         limited.limit.max(),
                         limited.limit.window().as_secs()
                     ),
-                    &preview,
+                    preview,
                 )
                 .with_details(object(json!({
                     "limit": limited.limit.max(),
                     "window_seconds": limited.limit.window().as_secs(),
                     "retry_after_ms": retry_after_ms,
                 }))),
-            ));
-            return Err((Some(call), err));
+            )));
         }
-        Ok(call)
+        Ok(())
     }
 
     /// Sends the request, retrying what PROTOCOL.md section 7 allows.
@@ -445,7 +460,7 @@ impl SqlClient {
         call: &Call,
         correlation_id: &str,
     ) -> Result<(SqlResult, u32), (SqlError, u32)> {
-        let preview = sql_core::query_preview(&call.sql, audit::AUDIT_PREVIEW_CHARS);
+        let preview = sql_core::query_preview(&call.sql, ERROR_PREVIEW_CHARS);
         let is_write = call.kind.is_write();
         let mut request = Request::new(call.sql.as_ref());
         request.params.clone_from(&call.params);
@@ -549,7 +564,7 @@ impl SqlClient {
                 });
             }
         };
-        match Reply::from_slice(&message.payload) {
+        match Reply::<WireRow>::parse(&message.payload) {
             Ok(Reply::Success(reply)) => {
                 SqlResult::from_reply(reply).map_err(|e| SqlError::decode(e, preview))
             }
@@ -564,32 +579,28 @@ impl SqlClient {
 
     fn record(
         &self,
-        call: Option<&Call>,
+        call: &Call,
         result: &Result<SqlResult, SqlError>,
         elapsed: Duration,
         attempts: u32,
         correlation_id: &str,
     ) {
         let metrics = &self.inner.metrics;
-        let (sql, params, param_count) = match call {
-            Some(call) => {
-                let count = call
-                    .batch
-                    .as_ref()
-                    .and_then(|b| b.first())
-                    .map_or(call.params.len(), Vec::len);
-                (call.sql.as_ref(), call.params.as_slice(), count)
-            }
-            None => ("", &[][..], 0),
-        };
+        // A batch's rows each hold as many values as the statement has placeholders.
+        let param_count = call
+            .batch
+            .as_ref()
+            .and_then(|b| b.first())
+            .map_or(call.params.len(), Vec::len);
         let error = result.as_ref().err();
         let got_reply = attempts > 0;
         metrics.record_query(got_reply.then_some(elapsed), error.is_some());
-        let query_hash = sql_core::query_hash(sql);
+        let query_hash = sql_core::query_hash(&call.sql);
         let record = AuditRecord {
             plugin: self.inner.plugin.name(),
-            query: sql,
+            query: &call.sql,
             query_hash: &query_hash,
+            preview: sql_core::audit_preview(&call.sql),
             param_count,
             row_count: result.as_ref().map_or(0, SqlResult::row_count),
             elapsed,
@@ -601,14 +612,10 @@ impl SqlClient {
         record.emit();
         let threshold = self.inner.config.slow_query_threshold;
         if got_reply && elapsed > threshold {
-            metrics.record_slow(
-                &query_hash,
-                &sql_core::query_preview(sql, audit::AUDIT_PREVIEW_CHARS),
-                elapsed,
-            );
+            metrics.record_slow(&query_hash, &record.preview, elapsed);
             audit::slow_query(
                 &record,
-                params,
+                &call.params,
                 threshold,
                 self.inner.config.slow_query_params,
             );
@@ -822,6 +829,40 @@ impl UpdateQuery for Query<Update> {}
 pub trait DeleteQuery: sealed::IntoQuery<Delete> {}
 
 impl DeleteQuery for Query<Delete> {}
+
+/// Refuses a result that lost rows the caller did not give up: any cut by the reply's size,
+/// and a cut by `max_rows` unless the query set `max_rows` itself (`asked`).
+fn complete(result: &SqlResult, asked: Option<u32>, preview: &str) -> Result<(), SqlError> {
+    let Some(reason) = result.truncated_reason() else {
+        return Ok(());
+    };
+    let rows = result.rows().len();
+    let message = match reason {
+        TruncatedReason::MaxRows if asked.is_some() => return Ok(()),
+        TruncatedReason::MaxRows => format!(
+            "the result has more than the {rows} rows that came back (the handler's default \
+             max_rows, {}); set max_rows on the query to the most rows you want (at most {}), \
+             or call execute for the cut result",
+            wire::DEFAULT_MAX_ROWS,
+            wire::MAX_MAX_ROWS
+        ),
+        _ => format!(
+            "only {rows} rows of the result fit in one NATS reply (the server's max_payload); \
+             select fewer rows or columns, or call execute for the cut result"
+        ),
+    };
+    let mut details = Map::new();
+    details.insert("rows_returned".into(), json!(rows));
+    details.insert("reason".into(), json!(reason));
+    details.insert(
+        "max_rows".into(),
+        json!(asked.unwrap_or(wire::DEFAULT_MAX_ROWS)),
+    );
+    Err(SqlError::Truncated(Box::new(
+        ErrorDetail::new(RESULT_TRUNCATED, message, preview).with_details(details),
+    ))
+    .with_correlation_id(result.correlation_id()))
+}
 
 /// Waits for a violation reported by the server that dooms a request to `subject`.
 fn refusal(

@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 use sql_core::ErrorCode;
 use sql_core::wire::ErrorReply;
 
+/// Characters of the query an error's `query_preview` keeps (whitespace collapsed).
+pub(crate) const ERROR_PREVIEW_CHARS: usize = 100;
+
 /// Everything known about one failure, whatever its kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorDetail {
@@ -138,11 +141,19 @@ pub enum SqlError {
     /// The reply or a row could not be decoded.
     #[error("cannot decode the reply: {0}")]
     Decode(Box<ErrorDetail>),
+    /// The result had more rows than came back (`RESULT_TRUNCATED`): more than the
+    /// request's `max_rows`, or more than fit in one NATS reply. Returned by the methods
+    /// that hand back rows alone ([`SqlClient::select`](crate::SqlClient::select)), which
+    /// would otherwise lose rows silently; the details say how many came
+    /// (`rows_returned`) and why (`reason`: `max_rows` or `max_bytes`).
+    #[error("incomplete result: {0}")]
+    Truncated(Box<ErrorDetail>),
 }
 
 /// Client-side codes for failures that have no wire code.
 pub(crate) const TRANSPORT_ERROR: &str = "TRANSPORT_ERROR";
 pub(crate) const DECODE_ERROR: &str = "DECODE_ERROR";
+pub(crate) const RESULT_TRUNCATED: &str = "RESULT_TRUNCATED";
 
 impl SqlError {
     /// The error from a handler's error reply; unknown codes become [`SqlError::Execution`].
@@ -199,7 +210,8 @@ impl SqlError {
             | Self::Permission(d)
             | Self::RateLimit(d)
             | Self::Transport(d)
-            | Self::Decode(d) => d,
+            | Self::Decode(d)
+            | Self::Truncated(d) => d,
         }
     }
 
@@ -211,7 +223,36 @@ impl SqlError {
             | Self::Permission(d)
             | Self::RateLimit(d)
             | Self::Transport(d)
-            | Self::Decode(d) => d,
+            | Self::Decode(d)
+            | Self::Truncated(d) => d,
+        }
+    }
+
+    /// The kind's name, as audit records give it in `error_type` (the specification's
+    /// exception class): `Validation`, `Execution`, `Timeout`, `Permission`, `RateLimit`,
+    /// `Transport`, `Decode` or `Truncated`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::{Query, Select};
+    ///
+    /// let plugin = sql_client::core::Plugin::new("analytics-db")?;
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// assert_eq!(err.type_name(), "Permission");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "Validation",
+            Self::Execution(_) => "Execution",
+            Self::Timeout(_) => "Timeout",
+            Self::Permission(_) => "Permission",
+            Self::RateLimit(_) => "RateLimit",
+            Self::Transport(_) => "Transport",
+            Self::Decode(_) => "Decode",
+            Self::Truncated(_) => "Truncated",
         }
     }
 

@@ -48,13 +48,17 @@
 //!
 //! # Audit logs as JSON
 //!
-//! The records are `tracing` events; for one JSON object per line (for a SIEM), install
-//! `tracing-subscriber` with its `json` feature:
+//! The records are `tracing` events; for one JSON object per line (for a SIEM), turn on
+//! the `json-log` feature and install its `JsonLines` format, the one `sql-handler
+//! --log-format json` writes:
 //!
 //! ```no_run
-//! tracing_subscriber::fmt().json().flatten_event(true).init();
+//! // `sql_client::JsonLines` names the same format.
+//! tracing_subscriber::fmt().event_format(sql_client::core::json_log::JsonLines::new()).init();
 //! ```
 //!
+//! It writes a slow-query record's `params` as a JSON array; `tracing-subscriber`'s own
+//! `json()` format gives the same records with `params` as a string holding the array.
 //! Filter with `RUST_LOG=sql.audit=info,sql.slow=warn` to keep just those targets.
 //!
 //! # Features
@@ -63,6 +67,7 @@
 //! |---|---|
 //! | `chrono` | reading columns as `chrono::DateTime<Utc>`, `NaiveDateTime`, `NaiveDate`, `NaiveTime` |
 //! | `time` | reading columns as `time::OffsetDateTime`, `PrimitiveDateTime`, `Date` |
+//! | `json-log` | `JsonLines`, the JSON-lines log format for the audit and slow-query records (pulls in `tracing-subscriber` without its defaults) |
 //!
 //! Date and time arguments are sent as their serde form: chrono's is RFC 3339 text, which
 //! both backends read; format `time` values with `Rfc3339` before passing them.
@@ -147,6 +152,9 @@ pub use row::{Row, RowError, SqlRow};
 pub use sql_client_macros::SqlRow;
 /// The shared policy, wire types and value rules.
 pub use sql_core as core;
+
+#[cfg(feature = "json-log")]
+pub use sql_core::json_log::JsonLines;
 
 /// A statement checked at compile time, as a [`Query`] typed by its kind.
 ///

@@ -99,8 +99,8 @@ impl ClientConfig {
         self
     }
 
-    /// How parameters appear in slow-query records (default: sanitized, strings cut after
-    /// 64 characters).
+    /// How parameters appear in slow-query records (default: sanitized, strings longer
+    /// than 100 characters cut to 100 and `...`, as the specification's `_sanitize_params`).
     #[must_use]
     pub fn slow_query_params(mut self, logging: ParamLogging) -> Self {
         self.slow_query_params = logging;
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(c.subject_prefix, "rosey.db.sql");
         assert_eq!(
             c.slow_query_params,
-            ParamLogging::Sanitized { max_chars: 64 }
+            ParamLogging::Sanitized { max_chars: 100 }
         );
         assert!(c.rate_limiter.is_none());
     }

@@ -11,7 +11,8 @@ use serde_json::Value;
 use sql_core::wire::RowFormat;
 use sql_core::{Dialect, Plugin, StatementKind, query_preview};
 
-use crate::error::{ErrorDetail, SqlError};
+use crate::audit;
+use crate::error::{ERROR_PREVIEW_CHARS, ErrorDetail, SqlError};
 use crate::types::{FitsColumn, Unchecked};
 
 mod sealed {
@@ -119,7 +120,9 @@ impl<K: Kind> Query<K> {
     ///
     /// The policy's refusal as [`SqlError::Validation`] or [`SqlError::Permission`] (the
     /// same code the handler would answer), or [`SqlError::Validation`] with code
-    /// `FORBIDDEN_STATEMENT` when the statement is of another kind than `K`.
+    /// `FORBIDDEN_STATEMENT` when the statement is of another kind than `K`. A refusal is
+    /// audited like a failed query (`sql.audit`, `status` `error`), with no correlation id
+    /// since nothing was sent.
     ///
     /// # Examples
     ///
@@ -155,7 +158,18 @@ impl<K: Kind> Query<K> {
         dialect: Dialect,
     ) -> Result<Self, SqlError> {
         let sql = sql.into();
-        let preview = query_preview(&sql, 100);
+        match Self::verdict(&sql, plugin, dialect) {
+            Ok(placeholders) => Ok(Self::from_parts(sql, placeholders, Some(plugin.clone()))),
+            Err(err) => {
+                let placeholders = sql_core::placeholder_count(&sql, dialect);
+                audit::refused(plugin.name(), &sql, placeholders, &err);
+                Err(err)
+            }
+        }
+    }
+    /// The policy's verdict on `sql` as this kind of query: its placeholder count.
+    fn verdict(sql: &str, plugin: &Plugin, dialect: Dialect) -> Result<usize, SqlError> {
+        let preview = query_preview(sql, ERROR_PREVIEW_CHARS);
         let verdict = sql_core::check(sql.trim(), plugin, dialect).map_err(|e| {
             SqlError::from_code(
                 e.code(),
@@ -179,11 +193,7 @@ impl<K: Kind> Query<K> {
             )))
             .with_attempts(0));
         }
-        Ok(Self::from_parts(
-            sql,
-            verdict.placeholders(),
-            Some(plugin.clone()),
-        ))
+        Ok(verdict.placeholders())
     }
     /// A query whose statement is trusted as given (for tests of the handler's own
     /// checks). Plugins use `sql!` or [`Query::checked`].
@@ -389,7 +399,7 @@ impl<K: Kind, S: Shape> Query<K, S> {
         self.plugin.as_ref()
     }
     pub(crate) fn preview(&self) -> String {
-        query_preview(&self.sql, 100)
+        query_preview(&self.sql, ERROR_PREVIEW_CHARS)
     }
     pub(crate) fn options(&self) -> (Option<Duration>, Option<u32>, RowFormat) {
         (self.timeout, self.max_rows, self.row_format)

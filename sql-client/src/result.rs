@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use sql_core::wire::{SuccessReply, TruncatedReason};
+use sql_core::wire::{SuccessReply, TruncatedReason, WireRow};
 
 use crate::row::{Blobs, Row, RowError, SqlRow};
 
@@ -35,8 +35,12 @@ pub struct SqlResult {
 }
 
 impl SqlResult {
-    pub(crate) fn from_reply(reply: SuccessReply) -> Result<Self, String> {
-        let columns: Arc<[String]> = reply.columns.into();
+    pub(crate) fn from_reply(reply: SuccessReply<WireRow>) -> Result<Self, String> {
+        let columns: Arc<[String]> = if reply.columns.is_empty() {
+            columns_from_keys(&reply.rows)?.into()
+        } else {
+            reply.columns.into()
+        };
         let blobs = row_blobs(
             reply.blob_columns,
             reply.blob_values,
@@ -49,14 +53,12 @@ impl SqlResult {
             .zip(blobs)
             .map(|(row, blobs)| {
                 let values = match row {
-                    Value::Array(values) if values.len() == columns.len() => values,
-                    Value::Object(mut map) => columns
-                        .iter()
-                        .map(|c| map.remove(c).unwrap_or(Value::Null))
-                        .collect(),
-                    other => {
+                    WireRow::Values(values) if values.len() == columns.len() => values,
+                    WireRow::Fields(fields) => in_column_order(&columns, fields),
+                    WireRow::Values(values) => {
                         return Err(format!(
-                            "a row is neither an object nor an array of {} values: {other}",
+                            "a row holds {} values; the result has {} columns",
+                            values.len(),
                             columns.len()
                         ));
                     }
@@ -116,7 +118,8 @@ impl SqlResult {
     /// # Ok::<(), String>(())
     /// ```
     pub fn from_json(value: Value) -> Result<Self, String> {
-        let reply: SuccessReply = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let reply: SuccessReply<WireRow> =
+            serde_json::from_value(value).map_err(|e| e.to_string())?;
         Self::from_reply(reply)
     }
 
@@ -210,34 +213,39 @@ impl SqlResult {
         &self.columns
     }
 
-    /// Number of rows returned.
+    /// The row count, as the specification's `__len__`: [`SqlResult::row_count`], rows
+    /// returned for reads and rows affected for writes. `rows().len()` counts the rows that
+    /// came back (those of a write's `RETURNING` clause; fewer than the count when the
+    /// result was [truncated](SqlResult::truncated)).
     ///
     /// # Examples
     ///
     /// ```
-    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
-    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
-    /// assert_eq!(result.len(), 2);
+    /// // An UPDATE of three rows, without RETURNING.
+    /// let update = sql_client::SqlResult::from_json(serde_json::json!({"rows": [], "row_count": 3,
+    ///     "execution_time_ms": 0.2, "truncated": false, "columns": []}))?;
+    /// assert_eq!(update.len(), 3);
+    /// assert_eq!(update.rows().len(), 0);
     /// # Ok::<(), String>(())
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.rows.len()
+        usize::try_from(self.row_count).unwrap_or(usize::MAX)
     }
 
-    /// Whether no row was returned.
+    /// Whether the row count is 0: no row returned by a read, none affected by a write.
     ///
     /// # Examples
     ///
     /// ```
-    /// # let result = sql_client::SqlResult::from_json(serde_json::json!({"rows": [{"id": 1}, {"id": 2}], "row_count": 2,
-    /// #     "execution_time_ms": 0.25, "truncated": true, "truncated_reason": "max_rows", "columns": ["id"]}))?;
-    /// assert!(!result.is_empty());
+    /// let none = sql_client::SqlResult::from_json(serde_json::json!({"rows": [], "row_count": 0,
+    ///     "execution_time_ms": 0.2, "truncated": false, "columns": ["id"]}))?;
+    /// assert!(none.is_empty());
     /// # Ok::<(), String>(())
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.row_count == 0
     }
 
     /// The first row.
@@ -289,6 +297,55 @@ impl SqlResult {
     pub fn rows_as<T: SqlRow>(&self) -> Result<Vec<T>, RowError> {
         self.rows.iter().map(T::from_row).collect()
     }
+}
+
+/// The columns of a reply that does not name them (a peer from before the `columns` ext):
+/// the keys of its object rows in the order sent, each once, first seen first.
+///
+/// # Errors
+///
+/// Array rows with values, which cannot be named.
+fn columns_from_keys(rows: &[WireRow]) -> Result<Vec<String>, String> {
+    let mut columns: Vec<String> = Vec::new();
+    for row in rows {
+        match row {
+            WireRow::Fields(fields) => {
+                for (key, _) in fields {
+                    if !columns.contains(key) {
+                        columns.push(key.clone());
+                    }
+                }
+            }
+            WireRow::Values(values) if values.is_empty() => {}
+            WireRow::Values(_) => {
+                return Err("the reply has rows as arrays but no columns to name them".into());
+            }
+        }
+    }
+    Ok(columns)
+}
+
+/// An object row's values in the order of `columns`; NULL for a column it lacks.
+fn in_column_order(columns: &[String], fields: Vec<(String, Value)>) -> Vec<Value> {
+    let in_order = fields.len() == columns.len()
+        && fields
+            .iter()
+            .zip(columns)
+            .all(|((key, _), column)| key == column);
+    if in_order {
+        return fields.into_iter().map(|(_, value)| value).collect();
+    }
+    let mut fields: Vec<Option<(String, Value)>> = fields.into_iter().map(Some).collect();
+    columns
+        .iter()
+        .map(|column| {
+            fields
+                .iter_mut()
+                .find(|field| field.as_ref().is_some_and(|(key, _)| key == column))
+                .and_then(Option::take)
+                .map_or(Value::Null, |(_, value)| value)
+        })
+        .collect()
 }
 
 /// Each row's [`Blobs`], in row order, from the reply's `blob_columns` and `blob_values`
@@ -384,9 +441,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.contains("neither an object nor an array of 1 values"),
+            err.contains("a row holds 3 values; the result has 1 columns"),
             "{err}"
         );
+    }
+
+    /// A reply without `columns`, as an older handler sends: the columns are the object
+    /// rows' keys in the order sent, which `from_json`'s sorted `Value` cannot show.
+    #[test]
+    fn a_reply_without_columns_is_read_from_its_keys_in_order() {
+        let body =
+            br#"{"rows": [{"zeta": 1, "alpha": "a"}, {"zeta": 2, "alpha": "b", "extra": true}],
+            "row_count": 2, "execution_time_ms": 1.5, "truncated": false}"#;
+        let reply: SuccessReply<WireRow> = serde_json::from_slice(body).unwrap();
+        let result = SqlResult::from_reply(reply).unwrap();
+        assert_eq!(result.columns(), ["zeta", "alpha", "extra"]);
+        assert_eq!(
+            result.rows()[0].values(),
+            &[json!(1), json!("a"), Value::Null]
+        );
+        assert_eq!(result.rows()[1].get::<String>("alpha").unwrap(), "b");
+        assert!(result.rows()[1].get::<bool>("extra").unwrap());
+        assert_eq!(result.len(), 2);
+
+        let arrays =
+            br#"{"rows": [[1]], "row_count": 1, "execution_time_ms": 1.5, "truncated": false}"#;
+        let reply: SuccessReply<WireRow> = serde_json::from_slice(arrays).unwrap();
+        let err = SqlResult::from_reply(reply).unwrap_err();
+        assert!(err.contains("arrays but no columns"), "{err}");
     }
 
     /// A reply of three columns: text, blobs (and a NULL), and one that mixes them, as

@@ -585,31 +585,32 @@ impl ErrorReply {
     }
 }
 
-/// Either reply, as a client reads it: a body with an `error` field is an error reply.
+/// Either reply, as a client reads it. `R` is the row representation: [`Value`], or
+/// [`WireRow`] to keep the order of an object row's keys.
 ///
 /// # Examples
 ///
 /// ```
 /// use sql_core::wire::Reply;
-/// let reply = Reply::from_slice(br#"{"error": "SOMETHING_NEW", "message": "m"}"#)?;
+/// let reply: Reply = Reply::from_slice(br#"{"error": "SOMETHING_NEW", "message": "m"}"#)?;
 /// assert!(matches!(reply, Reply::Error(e) if e.code().is_none()));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Reply {
+pub enum Reply<R = Value> {
     /// The statement ran.
-    Success(SuccessReply),
+    Success(SuccessReply<R>),
     /// It did not.
     Error(ErrorReply),
 }
 
 impl Reply {
-    /// Parses a reply body.
+    /// Parses a reply body with [`Value`] rows; see [`Reply::parse`].
     ///
     /// # Errors
     ///
-    /// A [`serde_json::Error`] when the body is neither reply shape.
+    /// As [`Reply::parse`].
     ///
     /// # Examples
     ///
@@ -620,12 +621,104 @@ impl Reply {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
-        let value: Value = serde_json::from_slice(body)?;
-        if value.get("error").is_some() {
-            serde_json::from_value(value).map(Self::Error)
-        } else {
-            serde_json::from_value(value).map(Self::Success)
+        Self::parse(body)
+    }
+}
+
+impl<R: serde::de::DeserializeOwned> Reply<R> {
+    /// Parses a reply body with rows of type `R`: a success reply when it is one (it has
+    /// `rows`, `row_count`, `execution_time_ms` and `truncated`), an error reply otherwise.
+    /// The success shape is tried first, so a result is read in one pass.
+    ///
+    /// # Errors
+    ///
+    /// A [`serde_json::Error`] when the body is neither reply shape: the error reply's
+    /// when the body has an `error` field, the success reply's otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_core::wire::{Reply, WireRow};
+    /// let body = br#"{"rows": [{"b": 1, "a": 2}], "row_count": 1, "execution_time_ms": 0.1, "truncated": false}"#;
+    /// let Reply::Success(reply) = Reply::<WireRow>::parse(body)? else { panic!("a success") };
+    /// assert!(matches!(&reply.rows[0], WireRow::Fields(fields) if fields[0].0 == "b"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn parse(body: &[u8]) -> Result<Self, serde_json::Error> {
+        let not_success = match serde_json::from_slice(body) {
+            Ok(reply) => return Ok(Self::Success(reply)),
+            Err(e) => e,
+        };
+        serde_json::from_slice(body)
+            .map(Self::Error)
+            .map_err(|not_error| {
+                let has_error = serde_json::from_slice::<Map<String, Value>>(body)
+                    .is_ok_and(|fields| fields.contains_key("error"));
+                if has_error { not_error } else { not_success }
+            })
+    }
+}
+
+/// One row of a success reply as it came: the values of `row_format: "arrays"`, or the
+/// fields of an object row with its keys in the order they were sent (a [`Value`] object
+/// sorts them). A peer that omits `columns` (PROTOCOL.md: an older peer may omit ext
+/// fields) still says the column order this way.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::WireRow;
+///
+/// let row: WireRow = serde_json::from_str(r#"{"zeta": 1, "alpha": 2}"#)?;
+/// let WireRow::Fields(fields) = row else { panic!("an object") };
+/// assert_eq!(fields[0].0, "zeta");
+/// let row: WireRow = serde_json::from_str("[1, 2]")?;
+/// assert!(matches!(row, WireRow::Values(values) if values.len() == 2));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireRow {
+    /// An array row, aligned with `columns`.
+    Values(Vec<Value>),
+    /// An object row: each key and value, in the order sent.
+    Fields(Vec<(String, Value)>),
+}
+
+impl<'de> Deserialize<'de> for WireRow {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RowVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for RowVisitor {
+            type Value = WireRow;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a row: an object or an array")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<WireRow, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(value) = seq.next_element()? {
+                    values.push(value);
+                }
+                Ok(WireRow::Values(values))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WireRow, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(field) = map.next_entry()? {
+                    fields.push(field);
+                }
+                Ok(WireRow::Fields(fields))
+            }
         }
+
+        deserializer.deserialize_any(RowVisitor)
     }
 }
 

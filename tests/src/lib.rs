@@ -351,8 +351,7 @@ pub fn capture_logs() {
     ONCE.get_or_init(|| {
         let writer = BufferWriter(Arc::clone(log_buffer()));
         let _ = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
+            .event_format(sql_client::JsonLines::new())
             .with_max_level(tracing::Level::INFO)
             .with_writer(move || writer.clone())
             .try_init();
