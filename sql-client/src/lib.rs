@@ -185,6 +185,34 @@ pub use sql_core as core;
 /// let query = sql!(plugin = "analytics-db", as Event, "SELECT id, name FROM analytics_db__events");
 /// # let _ = query;
 /// ```
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{SqlClient, SqlError, SqlRow, sql};
+///
+/// #[derive(SqlRow)]
+/// struct Event {
+///     id: i64,
+///     name: String,
+/// }
+///
+/// async fn recent_events(client: &SqlClient, user: &str, limit: i64) -> Result<Vec<Event>, SqlError> {
+///     client
+///         .select(sql!(plugin = "analytics-db", as Event,
+///             "SELECT id, name FROM analytics_db__events WHERE user_id = $1 ORDER BY id DESC LIMIT $2", user, limit))
+///         .await
+/// }
+/// # let _ = recent_events;
+/// ```
+///
+/// Another plugin's table is refused when the code compiles ("table 'quote_db__quotes'
+/// belongs to another plugin"):
+///
+/// ```compile_fail
+/// # use sql_client::sql;
+/// let query = sql!(plugin = "analytics-db", "SELECT * FROM quote_db__quotes");
+/// ```
 #[macro_export]
 macro_rules! sql {
     ($($tokens:tt)*) => {
