@@ -91,6 +91,23 @@ impl SqlClient {
     /// # Errors
     ///
     /// [`SqlError::Validation`] when `plugin` is not a valid plugin name.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::SqlClient;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let nats = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let client = SqlClient::new(nats.clone(), "analytics-db")?;
+    /// assert_eq!(client.plugin().name(), "analytics-db");
+    ///
+    /// // `_` is for table prefixes, not plugin names (PROTOCOL.md section 1): refused
+    /// // before any query is sent.
+    /// assert!(SqlClient::new(nats, "analytics_db").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(nats: async_nats::Client, plugin: &str) -> Result<Self, SqlError> {
         Self::with_config(nats, plugin, ClientConfig::default())
     }
@@ -100,6 +117,23 @@ impl SqlClient {
     /// # Errors
     ///
     /// [`SqlError::Validation`] when `plugin` is not a valid plugin name.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use sql_client::{ClientConfig, SqlClient};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let nats = async_nats::connect("nats://127.0.0.1:4222").await?;
+    /// let config = ClientConfig::default()
+    ///     .timeout(Duration::from_secs(2))
+    ///     .max_retries(1);
+    /// let client = SqlClient::with_config(nats, "analytics-db", config)?;
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_config(
         nats: async_nats::Client,
         plugin: &str,
@@ -139,12 +173,39 @@ impl SqlClient {
     }
 
     /// The plugin this client speaks for.
+    ///
+    /// # Examples
+    ///
+    /// SQL built at run time is checked for the client's own plugin:
+    ///
+    /// ```
+    /// use sql_client::{Query, Select, SqlClient, SqlError};
+    ///
+    /// fn event_by_id(client: &SqlClient, id: i64) -> Result<Query<Select>, SqlError> {
+    ///     Query::checked("SELECT id, name FROM analytics_db__events WHERE id = $1", client.plugin())?.bind(&id)
+    /// }
+    /// # let _ = event_by_id;
+    /// ```
     #[must_use]
     pub fn plugin(&self) -> &Plugin {
         &self.inner.plugin
     }
 
     /// The rate limiter in use, to read its status or change limits at run time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::SqlClient;
+    /// use sql_client::core::RateLimit;
+    ///
+    /// fn raise_limit(client: &SqlClient) {
+    ///     let plugin = client.plugin().name();
+    ///     client.rate_limiter().set_limit(plugin, RateLimit::per_minute(1_000));
+    ///     assert_eq!(client.rate_limiter().status(plugin).limit.max(), 1_000);
+    /// }
+    /// # let _ = raise_limit;
+    /// ```
     #[must_use]
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.limiter
@@ -156,6 +217,25 @@ impl SqlClient {
     ///
     /// [`SqlError`] of the kind that fits the failure; transient failures are retried
     /// first (PROTOCOL.md section 7).
+    ///
+    /// # Examples
+    ///
+    /// A write whose `RETURNING` rows are wanted:
+    ///
+    /// ```no_run
+    /// use sql_client::{SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let user = "alice";
+    /// let result = client
+    ///     .execute(sql!(plugin = "analytics-db",
+    ///         "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, 'login') RETURNING id", user))
+    ///     .await?;
+    /// let id: i64 = result.first().ok_or("no row returned")?.get("id")?;
+    /// println!("event {id} added in {} ms", result.execution_time_ms());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn execute<K: Kind>(&self, query: Query<K>) -> Result<SqlResult, SqlError> {
         self.run(query, None).await
     }
@@ -178,6 +258,30 @@ impl SqlClient {
     /// As [`SqlClient::execute`]; [`SqlError::Decode`] naming the column when a row does
     /// not convert; [`SqlError::Truncated`] when rows were left out, with the number that
     /// came (`rows_returned`) and why (`reason`) in its details.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::{SqlClient, SqlRow, sql};
+    ///
+    /// #[derive(SqlRow)]
+    /// struct Event {
+    ///     id: i64,
+    ///     name: String,
+    /// }
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), sql_client::SqlError> {
+    /// let user = "alice";
+    /// let events: Vec<Event> = client
+    ///     .select(sql!(plugin = "analytics-db", as Event,
+    ///         "SELECT id, name FROM analytics_db__events WHERE user_id = $1", user))
+    ///     .await?;
+    /// for event in &events {
+    ///     println!("{}: {}", event.id, event.name);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn select<'a, T: SqlRow + 'a>(&'a self, query: impl SelectQuery) -> Running<'a, Vec<T>> {
         let query = query.into_query();
         Box::pin(async move {
@@ -199,6 +303,24 @@ impl SqlClient {
     /// As [`SqlClient::select`]: a result cut by the one-row limit is what was asked for,
     /// but one cut by the reply's size (a first row larger than NATS's `max_payload`) is
     /// [`SqlError::Truncated`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::{Row, SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let user = "alice";
+    /// let latest: Option<Row> = client
+    ///     .select_one(sql!(plugin = "analytics-db",
+    ///         "SELECT id, name FROM analytics_db__events WHERE user_id = $1 ORDER BY id DESC", user))
+    ///     .await?;
+    /// if let Some(row) = latest {
+    ///     println!("latest event of {user}: {}", row.get::<String>("name")?);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn select_one<'a, T: SqlRow + 'a>(
         &'a self,
         query: impl SelectQuery,
@@ -231,6 +353,22 @@ impl SqlClient {
     /// # Errors
     ///
     /// As [`SqlClient::execute`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::{SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), sql_client::SqlError> {
+    /// let (user, name) = ("alice", "login");
+    /// let inserted = client
+    ///     .insert(sql!(plugin = "analytics-db",
+    ///         "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)", user, name))
+    ///     .await?;
+    /// assert_eq!(inserted, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn insert(&self, query: impl InsertQuery) -> Running<'_, u64> {
         let query = query.into_query();
         Box::pin(async move { Ok(self.run(query, None).await?.row_count()) })
@@ -248,6 +386,27 @@ impl SqlClient {
     /// As [`SqlClient::execute`]; [`SqlError::Validation`] when a row's length differs from
     /// the placeholders or there are more than 1000 rows. A failing row's index is in the
     /// error's `details.batch_index`.
+    ///
+    /// # Examples
+    ///
+    /// The `INSERT` without arguments is a row template; each row holds one value per
+    /// placeholder:
+    ///
+    /// ```no_run
+    /// use sql_client::{SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), sql_client::SqlError> {
+    /// let rows = [("alice", "login"), ("bob", "login"), ("alice", "logout")];
+    /// let inserted = client
+    ///     .insert_many(
+    ///         sql!(plugin = "analytics-db", "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)"),
+    ///         rows,
+    ///     )
+    ///     .await?;
+    /// assert_eq!(inserted, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn insert_many<S, R, I>(&self, query: impl InsertRowsQuery<S>, rows: I) -> Running<'_, u64>
     where
         S: Shape,
@@ -288,6 +447,22 @@ impl SqlClient {
     /// # Errors
     ///
     /// As [`SqlClient::execute`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::{SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), sql_client::SqlError> {
+    /// let user = "alice";
+    /// let renamed = client
+    ///     .update(sql!(plugin = "analytics-db",
+    ///         "UPDATE analytics_db__events SET name = $1 WHERE user_id = $2 AND name = 'login'", "sign-in", user))
+    ///     .await?;
+    /// println!("{renamed} event(s) renamed");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update(&self, query: impl UpdateQuery) -> Running<'_, u64> {
         let query = query.into_query();
         Box::pin(async move { Ok(self.run(query, None).await?.row_count()) })
@@ -301,12 +476,45 @@ impl SqlClient {
     /// # Errors
     ///
     /// As [`SqlClient::execute`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::{SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), sql_client::SqlError> {
+    /// let user = "alice";
+    /// let deleted = client
+    ///     .delete(sql!(plugin = "analytics-db", "DELETE FROM analytics_db__events WHERE user_id = $1", user))
+    ///     .await?;
+    /// println!("{deleted} event(s) of {user} deleted");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn delete(&self, query: impl DeleteQuery) -> Running<'_, u64> {
         let query = query.into_query();
         Box::pin(async move { Ok(self.run(query, None).await?.row_count()) })
     }
 
     /// The client's metrics now, with its plugin's rate-limit status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::SqlClient;
+    ///
+    /// fn report(client: &SqlClient) {
+    ///     let metrics = client.metrics();
+    ///     tracing::info!(
+    ///         queries = metrics.queries,
+    ///         error_rate = metrics.error_rate,
+    ///         p99_ms = metrics.latency.p99_ms,
+    ///         rate_limit_remaining = metrics.rate_limit.remaining,
+    ///         "sql client metrics"
+    ///     );
+    /// }
+    /// # let _ = report;
+    /// ```
     #[must_use]
     pub fn metrics(&self) -> MetricsSnapshot {
         self.inner

@@ -45,12 +45,35 @@ pub struct Credentials {
 
 impl Credentials {
     /// No credentials: for a server without authorization (development only).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::{ClientConfig, Credentials};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A local development server without authorization.
+    /// let client = sql_client::connect("nats://127.0.0.1:4222", "analytics-db", Credentials::none(), ClientConfig::default()).await?;
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn none() -> Self {
         Self::default()
     }
 
     /// A NATS user and its password, as in `deploy/nats-server.conf`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::Credentials;
+    ///
+    /// let password = std::env::var("NATS_PASSWORD").unwrap_or_default();
+    /// let credentials = Credentials::user_and_password("analytics-db", password);
+    /// assert_eq!(format!("{credentials:?}"), r#"Credentials { user: "analytics-db", password: "***" }"#);
+    /// ```
     #[must_use]
     pub fn user_and_password(user: impl Into<String>, password: impl Into<String>) -> Self {
         Self {
@@ -170,6 +193,20 @@ pub struct PermissionViolations {
 impl PermissionViolations {
     /// Violations of a connection whose reply inboxes start with `inbox_prefix` (the value
     /// given to `custom_inbox_prefix`, `_INBOX` by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::{ClientConfig, PermissionViolations, inbox_prefix};
+    /// use sql_client::core::Plugin;
+    ///
+    /// let plugin = Plugin::new("analytics-db")?;
+    /// let violations = PermissionViolations::new(inbox_prefix(&plugin));
+    /// let observer = violations.clone(); // for the connection's event callback: see `observe`
+    /// let config = ClientConfig::default().permission_violations(violations);
+    /// # let _ = (observer, config);
+    /// # Ok::<(), sql_client::core::PluginNameError>(())
+    /// ```
     #[must_use]
     pub fn new(inbox_prefix: impl Into<String>) -> Self {
         Self {
@@ -179,6 +216,24 @@ impl PermissionViolations {
     }
 
     /// Takes note of one connection event; only permissions violations matter here.
+    ///
+    /// # Examples
+    ///
+    /// Called from the connection's event callback with every event:
+    ///
+    /// ```
+    /// use sql_client::PermissionViolations;
+    ///
+    /// let violations = PermissionViolations::new("_INBOX_analytics-db");
+    /// let observer = violations.clone();
+    /// let options = async_nats::ConnectOptions::new()
+    ///     .custom_inbox_prefix("_INBOX_analytics-db")
+    ///     .event_callback(move |event| {
+    ///         observer.observe(&event);
+    ///         async {}
+    ///     });
+    /// # let _ = (options, violations);
+    /// ```
     pub fn observe(&self, event: &Event) {
         if let Event::ServerError(ServerError::Other(message)) = event
             && let Some(violation) = Violation::parse(message)

@@ -32,6 +32,32 @@ pub trait FromSqlValue: Sized {
     /// # Errors
     ///
     /// The expected type's description when the value does not fit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sql_client::{Expected, FromSqlValue};
+    ///
+    /// assert_eq!(i64::from_sql_value(&json!(42)), Ok(42));
+    /// assert_eq!(u8::from_sql_value(&json!(300)), Err(Expected("u8 (an integer in range)")));
+    ///
+    /// // A type of your own, read from an integer column.
+    /// #[derive(Debug, PartialEq)]
+    /// struct Stars(u8);
+    ///
+    /// impl FromSqlValue for Stars {
+    ///     fn from_sql_value(value: &serde_json::Value) -> Result<Self, Expected> {
+    ///         match u8::from_sql_value(value) {
+    ///             Ok(n) if n <= 5 => Ok(Stars(n)),
+    ///             _ => Err(Expected("Stars (0 to 5)")),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Stars::from_sql_value(&json!(4)), Ok(Stars(4)));
+    /// assert!(Stars::from_sql_value(&json!(9)).is_err());
+    /// ```
     fn from_sql_value(value: &Value) -> Result<Self, Expected>;
 
     /// The column types this type reads, for `sql!(as T, ...)`'s check against the

@@ -46,30 +46,80 @@ impl ErrorDetail {
 
     /// The wire code as sent (`NAMESPACE_VIOLATION`, ...), or the client's own code for
     /// failures that never reached the handler (`TRANSPORT_ERROR`, `DECODE_ERROR`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// assert_eq!(err.detail().code(), "NAMESPACE_VIOLATION");
+    /// ```
     #[must_use]
     pub fn code(&self) -> &str {
         &self.code
     }
 
     /// What went wrong, for people.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// assert!(err.detail().message().contains("quote_db__quotes"));
+    /// ```
     #[must_use]
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The reply's `details` (PROTOCOL.md section 3), or the client's own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// assert_eq!(err.detail().details()["table"], "quote_db__quotes");
+    /// ```
     #[must_use]
     pub fn details(&self) -> &Map<String, Value> {
         &self.details
     }
 
     /// The first 100 characters of the query, whitespace collapsed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let sql = "SELECT *
+    ///            FROM quote_db__quotes
+    ///            WHERE id = $1";
+    /// let err = Query::<Select>::checked(sql, &plugin).unwrap_err();
+    /// assert_eq!(err.detail().query_preview(), "SELECT * FROM quote_db__quotes WHERE id = $1");
+    /// ```
     #[must_use]
     pub fn query_preview(&self) -> &str {
         &self.query_preview
     }
 
     /// The id the query carried, as in both sides' audit records.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// // Set for every query that was sent, to find it in the handler's audit log;
+    /// // empty for one refused before sending.
+    /// assert!(err.detail().correlation_id().is_empty());
+    /// ```
     #[must_use]
     pub fn correlation_id(&self) -> &str {
         &self.correlation_id
@@ -77,6 +127,16 @@ impl ErrorDetail {
 
     /// How many times the request was sent (1 when it was not retried, 0 when it was
     /// refused before sending).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// // Refused by the client's own checks: never sent.
+    /// assert_eq!(err.detail().attempts(), 0);
+    /// ```
     #[must_use]
     pub fn attempts(&self) -> u32 {
         self.attempts
@@ -201,6 +261,18 @@ impl SqlError {
     }
 
     /// Everything known about the failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// let detail = err.detail();
+    /// assert_eq!(detail.code(), "NAMESPACE_VIOLATION");
+    /// assert_eq!(detail.query_preview(), "SELECT * FROM quote_db__quotes");
+    /// assert_eq!(detail.attempts(), 0);
+    /// ```
     #[must_use]
     pub fn detail(&self) -> &ErrorDetail {
         match self {
@@ -268,24 +340,64 @@ impl SqlError {
 
     /// The wire code, such as `NAMESPACE_VIOLATION`, or `TRANSPORT_ERROR` /
     /// `DECODE_ERROR` for failures that never got a reply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// assert_eq!(err.code(), "NAMESPACE_VIOLATION");
+    /// ```
     #[must_use]
     pub fn code(&self) -> &str {
         self.detail().code()
     }
 
     /// The wire code parsed, when it is one this version knows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// use sql_client::core::ErrorCode;
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    ///
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// assert_eq!(err.error_code(), Some(ErrorCode::NamespaceViolation));
+    /// ```
     #[must_use]
     pub fn error_code(&self) -> Option<ErrorCode> {
         self.code().parse().ok()
     }
 
     /// The message, for people.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// // For people, in logs and error pages; programs match on the variant or the code.
+    /// assert!(err.message().contains("quote_db__quotes"));
+    /// ```
     #[must_use]
     pub fn message(&self) -> &str {
         self.detail().message()
     }
 
     /// The reply's details.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELECT * FROM quote_db__quotes", &plugin).unwrap_err();
+    /// assert_eq!(err.details()["table"], "quote_db__quotes");
+    /// assert_eq!(err.details()["expected_prefix"], "analytics_db__");
+    /// ```
     #[must_use]
     pub fn details(&self) -> &Map<String, Value> {
         self.detail().details()
@@ -293,6 +405,17 @@ impl SqlError {
 
     /// Whether trying again later may succeed: transport failures, timeouts, overload,
     /// transient database errors (busy, locked, deadlock) and rate limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// // A mistake in the query: sending it again would fail the same way.
+    /// let err = Query::<Select>::checked("SELEC id FROM analytics_db__events", &plugin).unwrap_err();
+    /// assert_eq!(err.code(), "PARSE_ERROR");
+    /// assert!(!err.is_transient());
+    /// ```
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
@@ -306,6 +429,33 @@ impl SqlError {
     }
 
     /// For a rate-limit error, how long to wait before the next query is allowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_client::{Query, Row, Select, SqlClient, SqlError, sql};
+    ///
+    /// // Waits as long as the limiter says, once, then tries again.
+    /// async fn events(client: &SqlClient) -> Result<Vec<Row>, SqlError> {
+    ///     let query = || sql!(plugin = "analytics-db", "SELECT id, name FROM analytics_db__events");
+    ///     match client.select(query()).await {
+    ///         Err(err) => match err.retry_after() {
+    ///             Some(wait) => {
+    ///                 tokio::time::sleep(wait).await;
+    ///                 client.select(query()).await
+    ///             }
+    ///             None => Err(err),
+    ///         },
+    ///         rows => rows,
+    ///     }
+    /// }
+    /// # let _ = events;
+    ///
+    /// // Only a rate-limit error says how long to wait.
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let err = Query::<Select>::checked("SELEC id FROM analytics_db__events", &plugin).unwrap_err();
+    /// assert_eq!(err.retry_after(), None);
+    /// ```
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -6,22 +6,48 @@
 //! key for writes), retried when that is safe, audited on the `sql.audit` tracing target,
 //! logged on `sql.slow` when slow, and counted in [`SqlClient::metrics`].
 //!
+//! Write queries with [`sql!`]: each statement is checked when the plugin compiles, and
+//! its kind is its type. A plugin names itself once, in its `Cargo.toml` (see [`sql!`]),
+//! and writes `sql!("...")`; the examples here name the plugin in the call instead.
+//!
 //! ```no_run
 //! use sql_client::prelude::*;
+//!
+//! #[derive(SqlRow)]
+//! struct Event {
+//!     id: i64,
+//!     name: String,
+//! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let nats = async_nats::connect("nats://127.0.0.1:4222").await?;
 //! let client = SqlClient::new(nats, "analytics-db")?;
 //!
-//! let insert = Query::<Insert>::checked("INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)", client.plugin())?
-//!     .bind("alice")?
-//!     .bind("login")?;
-//! client.insert(insert).await?;
+//! let user = "alice";
+//! client
+//!     .insert(sql!(plugin = "analytics-db",
+//!         "INSERT INTO analytics_db__events (user_id, name) VALUES ($1, $2)", user, "login"))
+//!     .await?;
 //!
-//! let select = Query::<Select>::checked("SELECT id, name FROM analytics_db__events WHERE user_id = $1", client.plugin())?
-//!     .bind("alice")?;
-//! let rows: Vec<Row> = client.select(select).await?;
-//! println!("{} events, metrics: {:?}", rows.len(), client.metrics());
+//! let events: Vec<Event> = client
+//!     .select(sql!(plugin = "analytics-db", as Event,
+//!         "SELECT id, name FROM analytics_db__events WHERE user_id = $1", user))
+//!     .await?;
+//! println!("{} events, metrics: {:?}", events.len(), client.metrics());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! SQL only known at run time goes through [`Query::checked`], which runs the same checks
+//! when the query is built, before anything is sent:
+//!
+//! ```no_run
+//! # use sql_client::prelude::*;
+//! # async fn run(client: &SqlClient, newest_first: bool) -> Result<(), Box<dyn std::error::Error>> {
+//! let order = if newest_first { "id DESC" } else { "id" };
+//! let sql = format!("SELECT id, name FROM analytics_db__events WHERE user_id = $1 ORDER BY {order}");
+//! let rows: Vec<Row> = client.select(Query::checked(sql, client.plugin())?.bind("alice")?).await?;
+//! # let _ = rows;
 //! # Ok(())
 //! # }
 //! ```
@@ -192,6 +218,34 @@ pub use sql_core::json_log::JsonLines;
 ///
 /// let query = sql!(plugin = "analytics-db", as Event, "SELECT id, name FROM analytics_db__events");
 /// # let _ = query;
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{SqlClient, SqlError, SqlRow, sql};
+///
+/// #[derive(SqlRow)]
+/// struct Event {
+///     id: i64,
+///     name: String,
+/// }
+///
+/// async fn recent_events(client: &SqlClient, user: &str, limit: i64) -> Result<Vec<Event>, SqlError> {
+///     client
+///         .select(sql!(plugin = "analytics-db", as Event,
+///             "SELECT id, name FROM analytics_db__events WHERE user_id = $1 ORDER BY id DESC LIMIT $2", user, limit))
+///         .await
+/// }
+/// # let _ = recent_events;
+/// ```
+///
+/// Another plugin's table is refused when the code compiles ("table 'quote_db__quotes'
+/// belongs to another plugin"):
+///
+/// ```compile_fail
+/// # use sql_client::sql;
+/// let query = sql!(plugin = "analytics-db", "SELECT * FROM quote_db__quotes");
 /// ```
 #[macro_export]
 macro_rules! sql {

@@ -452,6 +452,19 @@ pub trait ParamRow<S: Shape = Bound> {
     /// # Errors
     ///
     /// The message of a value that cannot be serialized.
+    ///
+    /// # Examples
+    ///
+    /// [`SqlClient::insert_many`](crate::SqlClient::insert_many) calls it for each row:
+    ///
+    /// ```
+    /// use serde_json::{Value, json};
+    /// use sql_client::ParamRow;
+    ///
+    /// let params = <(&str, Option<i64>) as ParamRow>::into_params(("alice", None))?;
+    /// assert_eq!(params, [json!("alice"), Value::Null]);
+    /// # Ok::<(), String>(())
+    /// ```
     fn into_params(self) -> Result<Vec<Value>, String>;
 }
 

@@ -52,6 +52,27 @@ pub trait SqlRow: Sized {
     /// # Errors
     ///
     /// [`RowError`] naming the column, the expected type and the value found.
+    ///
+    /// # Examples
+    ///
+    /// [`SqlClient::select`](crate::SqlClient::select) calls it for each row; by hand:
+    ///
+    /// ```
+    /// use sql_client::{Row, RowError, SqlRow};
+    ///
+    /// #[derive(SqlRow, Debug, PartialEq)]
+    /// struct Event {
+    ///     id: i64,
+    ///     name: String,
+    /// }
+    ///
+    /// let row = Row::new(vec!["id".into(), "name".into()].into(), vec![7.into(), "login".into()]);
+    /// assert_eq!(Event::from_row(&row)?, Event { id: 7, name: "login".into() });
+    ///
+    /// let partial = Row::new(vec!["id".into()].into(), vec![7.into()]);
+    /// assert!(matches!(Event::from_row(&partial), Err(RowError::MissingColumn { .. })));
+    /// # Ok::<(), RowError>(())
+    /// ```
     fn from_row(row: &Row) -> Result<Self, RowError>;
 }
 

@@ -9,24 +9,6 @@
 //! ([`migration_file_name`]) and in the same order, and replays them into this model at
 //! start: a migration the model cannot follow stops both the build and the handler,
 //! naming the file and line.
-//!
-//! ```
-//! use sql_core::{Dialect, Nullability, Schema, SqlType};
-//!
-//! let schema = Schema::from_migrations(
-//!     Dialect::Sqlite,
-//!     [("analytics-db/001_init.sql", "CREATE TABLE analytics_db__events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL)")],
-//! )?;
-//! let analysis = schema.analyze("SELECT name, score FROM analytics_db__events WHERE id = $1")?;
-//! assert_eq!(analysis.param(1).map(|p| p.ty()), Some(SqlType::Integer));
-//! let columns = analysis.columns().unwrap();
-//! assert_eq!(columns[0].nullability(), Nullability::NotNull);
-//! assert_eq!(columns[1].nullability(), Nullability::Nullable);
-//!
-//! let typo = schema.analyze("SELECT nmae FROM analytics_db__events").unwrap_err();
-//! assert_eq!(typo.to_string(), "unknown column `nmae` (did you mean `name`?)");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 mod analyze;
 mod build;
@@ -48,7 +30,25 @@ use crate::Dialect;
 
 /// A plugin's tables and views with their columns, as its migrations define them.
 ///
-/// See the [module documentation](self) for an example.
+/// # Examples
+///
+/// ```
+/// use sql_core::{Dialect, Nullability, Schema, SqlType};
+///
+/// let schema = Schema::from_migrations(
+///     Dialect::Sqlite,
+///     [("analytics-db/001_init.sql", "CREATE TABLE analytics_db__events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL)")],
+/// )?;
+/// let analysis = schema.analyze("SELECT name, score FROM analytics_db__events WHERE id = $1")?;
+/// assert_eq!(analysis.param(1).map(|p| p.ty()), Some(SqlType::Integer));
+/// let columns = analysis.columns().unwrap();
+/// assert_eq!(columns[0].nullability(), Nullability::NotNull);
+/// assert_eq!(columns[1].nullability(), Nullability::Nullable);
+///
+/// let typo = schema.analyze("SELECT nmae FROM analytics_db__events").unwrap_err();
+/// assert_eq!(typo.to_string(), "unknown column `nmae` (did you mean `name`?)");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Schema {
     dialect: Dialect,
