@@ -60,6 +60,9 @@ pub(crate) struct AuditRecord<'a> {
     pub(crate) correlation_id: &'a str,
     pub(crate) attempts: u32,
     pub(crate) error: Option<&'a SqlError>,
+    /// A transaction's statement: its index and the number of statements. The
+    /// transaction's outcome is every statement's.
+    pub(crate) statement: Option<(usize, usize)>,
 }
 
 /// Emits one record of `$level` on `$target` with every audit field of `$record`, then
@@ -84,6 +87,8 @@ macro_rules! audit_event {
             error_message = record.error.map(SqlError::message),
             correlation_id = record.correlation_id,
             attempts = record.attempts,
+            statement_index = record.statement.map(|(index, _)| index),
+            statement_count = record.statement.map(|(_, count)| count),
             $($($extra)+,)?
             $message
         )
@@ -127,6 +132,7 @@ pub(crate) fn refused(plugin: &str, query: &str, param_count: usize, error: &Sql
         correlation_id: "",
         attempts: 0,
         error: Some(error),
+        statement: None,
     }
     .emit();
 }

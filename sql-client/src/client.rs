@@ -21,11 +21,12 @@ use crate::connect::{Operation, PermissionViolations, Violation};
 use crate::error::{ERROR_PREVIEW_CHARS, ErrorDetail, RESULT_TRUNCATED, SqlError};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::options::ClientConfig;
-use crate::query::{Delete, Insert, Kind, ParamRow, Query, Select, Shape, Update};
+use crate::query::{AnyQuery, Delete, Insert, Kind, ParamRow, Query, Select, Shape, Update};
 use crate::rate_limit::RateLimiter;
 use crate::result::SqlResult;
 use crate::retry;
 use crate::row::SqlRow;
+use crate::transaction::Statements;
 
 /// The future of a kind-specific method: an `async fn`'s, boxed. An `async fn`'s future
 /// carries the fn's bounds, so a query of the wrong kind would fail the method's bound three
@@ -76,13 +77,28 @@ struct Inner {
 
 /// One request on its way: everything the send loop and the audit record need.
 struct Call {
-    kind: StatementKind,
-    sql: Cow<'static, str>,
-    params: Vec<Value>,
+    /// One statement, or a transaction's in order.
+    statements: Vec<Part>,
+    /// Whether the statements go as a `transaction` (PROTOCOL.md), even only one.
+    transaction: bool,
     batch: Option<Vec<Vec<Value>>>,
     timeout: Duration,
     max_rows: Option<u32>,
     row_format: RowFormat,
+}
+
+/// One statement of a call.
+struct Part {
+    kind: StatementKind,
+    sql: Cow<'static, str>,
+    params: Vec<Value>,
+    placeholders: usize,
+}
+
+impl Call {
+    fn writes(&self) -> bool {
+        self.statements.iter().any(|part| part.kind.is_write())
+    }
 }
 
 impl SqlClient {
@@ -496,6 +512,80 @@ impl SqlClient {
         Box::pin(async move { Ok(self.run(query, None).await?.row_count()) })
     }
 
+    /// Runs several statements, of any kinds, in one database transaction: all of them
+    /// apply or none does. Each statement is a query as `sql!` builds it (or
+    /// [`Query::checked`]); a tuple of up to eight gives a tuple of as many
+    /// [`SqlResult`]s, a `Vec<AnyQuery>` a `Vec`.
+    ///
+    /// The statements are checked one by one as single queries are (policy, parameters,
+    /// `allow_write` for the writes), count one query each against the rate limit, and are
+    /// audited one record each with the transaction's outcome. One `Idempotency-Key`
+    /// covers the whole transaction when any statement writes, so a retry never applies it
+    /// twice. The timeout is the longest any statement sets (else the client's), for the
+    /// whole transaction; `max_rows` applies to each statement's rows, and the results
+    /// together must fit in one reply (a result cut to fit says so in
+    /// [`SqlResult::truncated`]). A read in a transaction reads what the statements
+    /// before it wrote.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlClient::execute`]; the failing statement's position is in the error's
+    /// `details.statement_index`, its query in the error's preview, and nothing was
+    /// applied. A handler without transactions answers `EMPTY_QUERY` and runs nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::{SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let (from, to, amount) = (1_i64, 2_i64, 5_i64);
+    /// let (debit, credit, balance) = client
+    ///     .transaction((
+    ///         sql!(plugin = "analytics-db", "UPDATE analytics_db__events SET n = n - $1 WHERE id = $2", amount, from),
+    ///         sql!(plugin = "analytics-db", "UPDATE analytics_db__events SET n = n + $1 WHERE id = $2", amount, to),
+    ///         sql!(plugin = "analytics-db", "SELECT sum(n) AS total FROM analytics_db__events"),
+    ///     ))
+    ///     .await?;
+    /// assert_eq!((debit.row_count(), credit.row_count()), (1, 1));
+    /// println!("total: {}", balance.first().ok_or("no row")?.get::<i64>("total")?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn transaction<'a, S: Statements + 'a>(&'a self, statements: S) -> Running<'a, S::Output> {
+        let queries = statements.into_queries();
+        Box::pin(async move {
+            let mut timeout = None;
+            let mut max_rows = None;
+            let mut row_format = None;
+            let mut refused = None;
+            let mut parts = Vec::with_capacity(queries.len());
+            for (index, query) in queries.into_iter().enumerate() {
+                let (query_timeout, query_max_rows, query_format) = query.options();
+                timeout = timeout.max(query_timeout);
+                max_rows = max_rows.max(query_max_rows);
+                row_format.get_or_insert(query_format);
+                let (part, refusal) = self.part(query);
+                if refused.is_none() {
+                    refused = refusal.map(|err| err.with_detail("statement_index", json!(index)));
+                }
+                parts.push(part);
+            }
+            let call = Call {
+                statements: parts,
+                transaction: true,
+                batch: None,
+                timeout: timeout.unwrap_or(self.inner.config.timeout),
+                max_rows,
+                row_format: row_format.unwrap_or(RowFormat::Objects),
+            };
+            let results = self.run_call(call, refused).await?;
+            let count = results.len();
+            S::outputs(results)
+                .ok_or_else(|| SqlError::decode(format!("the reply holds {count} results"), ""))
+        })
+    }
+
     /// The client's metrics now, with its plugin's rate-limit status.
     ///
     /// # Examples
@@ -527,16 +617,48 @@ impl SqlClient {
         query: Query<K, S>,
         batch: Option<Vec<Vec<Value>>>,
     ) -> Result<SqlResult, SqlError> {
+        let (timeout, max_rows, row_format) = query.options();
+        let (part, refused) = self.part(query.erase());
+        let call = Call {
+            statements: vec![part],
+            transaction: false,
+            batch,
+            timeout: timeout.unwrap_or(self.inner.config.timeout),
+            max_rows,
+            row_format,
+        };
+        let mut results = self.run_call(call, refused).await?;
+        results
+            .pop()
+            .ok_or_else(|| SqlError::decode("the reply holds no result", ""))
+    }
+
+    /// Runs `call` after the local checks (`refused` is a statement's own refusal, found
+    /// when it was taken apart), audits each statement and counts the call in the metrics.
+    async fn run_call(
+        &self,
+        call: Call,
+        refused: Option<SqlError>,
+    ) -> Result<Vec<SqlResult>, SqlError> {
         let started = Instant::now();
         let correlation_id = uuid::Uuid::new_v4().to_string();
-        let (call, checked) = self.prepare(query, batch);
+        let checked = match refused {
+            Some(err) => Err(err),
+            None => self.check(&call),
+        };
         let outcome = match checked {
             Ok(()) => self.send(&call, &correlation_id).await,
             Err(err) => Err((err, 0)),
         };
         let elapsed = started.elapsed();
         let (result, attempts) = match outcome {
-            Ok((result, attempts)) => (Ok(result.with_correlation_id(&correlation_id)), attempts),
+            Ok((results, attempts)) => (
+                Ok(results
+                    .into_iter()
+                    .map(|result| result.with_correlation_id(&correlation_id))
+                    .collect::<Vec<_>>()),
+                attempts,
+            ),
             Err((err, attempts)) => (
                 Err(err
                     .with_attempts(attempts)
@@ -548,14 +670,9 @@ impl SqlClient {
         result
     }
 
-    /// The request to send, and whether the local checks let it go: the plugin, the
-    /// parameter counts, the timeout and the rate limit. A refused request is still
-    /// returned, for its audit record.
-    fn prepare<K: Kind, S: Shape>(
-        &self,
-        query: Query<K, S>,
-        batch: Option<Vec<Vec<Value>>>,
-    ) -> (Call, Result<(), SqlError>) {
+    /// A query taken apart for a call, and its own refusal if any: an argument `sql!`
+    /// could not encode, or a query checked for another plugin.
+    fn part(&self, query: AnyQuery) -> (Part, Option<SqlError>) {
         let preview = query.preview();
         let refused = query.deferred_error().cloned().or_else(|| {
             let plugin = query.plugin().filter(|p| *p != &self.inner.plugin)?;
@@ -569,47 +686,54 @@ impl SqlClient {
                 json!({"expected_prefix": self.inner.plugin.table_prefix()}),
             ))
         });
-        let placeholders = query.placeholders();
-        let (timeout, max_rows, row_format) = query.options();
-        let (sql, params) = query.into_parts();
-        let call = Call {
-            kind: K::KIND,
+        let (kind, sql, params, placeholders) = query.into_parts();
+        let part = Part {
+            kind,
             sql,
             params,
-            batch,
-            timeout: timeout.unwrap_or(self.inner.config.timeout),
-            max_rows,
-            row_format,
+            placeholders,
         };
-        let checked = match refused {
-            Some(err) => Err(err),
-            None => self.check(&call, placeholders, &preview),
-        };
-        (call, checked)
+        (part, refused)
     }
 
-    fn check(&self, call: &Call, placeholders: usize, preview: &str) -> Result<(), SqlError> {
-        let lists: Vec<(&Vec<Value>, Option<usize>)> = match &call.batch {
-            Some(rows) => rows.iter().enumerate().map(|(i, r)| (r, Some(i))).collect(),
-            None => vec![(&call.params, None)],
-        };
-        for (list, batch_index) in lists {
-            if list.len() != placeholders {
-                let mut details = json!({"expected": placeholders, "provided": list.len()});
-                if let Some(i) = batch_index {
-                    details["batch_index"] = json!(i);
+    /// The local checks before anything is sent: the parameter counts, the batch size,
+    /// the timeout and the rate limit (one query per statement).
+    fn check(&self, call: &Call) -> Result<(), SqlError> {
+        for (index, part) in call.statements.iter().enumerate() {
+            let preview = sql_core::query_preview(&part.sql, ERROR_PREVIEW_CHARS);
+            let at = |err: SqlError| {
+                if call.transaction {
+                    err.with_detail("statement_index", json!(index))
+                } else {
+                    err
                 }
-                return Err(validation(
-                    ErrorCode::ParamCountMismatch,
-                    format!(
-                        "the statement takes {placeholders} parameter(s) but {} were given",
-                        list.len()
-                    ),
-                    preview,
-                    details,
-                ));
+            };
+            let placeholders = part.placeholders;
+            let lists: Vec<(&Vec<Value>, Option<usize>)> = match &call.batch {
+                Some(rows) => rows.iter().enumerate().map(|(i, r)| (r, Some(i))).collect(),
+                None => vec![(&part.params, None)],
+            };
+            for (list, batch_index) in lists {
+                if list.len() != placeholders {
+                    let mut details = json!({"expected": placeholders, "provided": list.len()});
+                    if let Some(i) = batch_index {
+                        details["batch_index"] = json!(i);
+                    }
+                    return Err(at(validation(
+                        ErrorCode::ParamCountMismatch,
+                        format!(
+                            "the statement takes {placeholders} parameter(s) but {} were given",
+                            list.len()
+                        ),
+                        &preview,
+                        details,
+                    )));
+                }
             }
         }
+        let preview = call.statements.first().map_or_else(String::new, |part| {
+            sql_core::query_preview(&part.sql, ERROR_PREVIEW_CHARS)
+        });
         if call
             .batch
             .as_ref()
@@ -621,8 +745,22 @@ impl SqlClient {
                     "insert_many takes at most {} rows per call",
                     wire::MAX_BATCH_ENTRIES
                 ),
-                preview,
+                &preview,
                 json!({"field": "batch"}),
+            ));
+        }
+        if call.transaction
+            && !(1..=wire::MAX_TRANSACTION_STATEMENTS).contains(&call.statements.len())
+        {
+            return Err(validation(
+                ErrorCode::RequestValidationError,
+                format!(
+                    "a transaction holds 1 to {} statements, not {}",
+                    wire::MAX_TRANSACTION_STATEMENTS,
+                    call.statements.len()
+                ),
+                &preview,
+                json!({"field": "transaction"}),
             ));
         }
         let timeout_ms = u32::try_from(call.timeout.as_millis()).unwrap_or(u32::MAX);
@@ -634,11 +772,16 @@ impl SqlClient {
                     wire::MIN_TIMEOUT_MS,
                     wire::MAX_TIMEOUT_MS
                 ),
-                preview,
+                &preview,
                 json!({"field": "timeout_ms"}),
             ));
         }
-        if let Err(limited) = self.inner.limiter.try_acquire(self.inner.plugin.name()) {
+        let queries = u32::try_from(call.statements.len()).unwrap_or(u32::MAX);
+        if let Err(limited) = self
+            .inner
+            .limiter
+            .try_acquire_n(self.inner.plugin.name(), queries)
+        {
             self.inner.metrics.record_rate_limited();
             let retry_after_ms = u64::try_from(limited.retry_after.as_millis()).unwrap_or(u64::MAX);
             return Err(SqlError::RateLimit(Box::new(
@@ -650,7 +793,7 @@ impl SqlClient {
                         limited.limit.max(),
                         limited.limit.window().as_secs()
                     ),
-                    preview,
+                    &preview,
                 )
                 .with_details(object(json!({
                     "limit": limited.limit.max(),
@@ -667,11 +810,31 @@ impl SqlClient {
         &self,
         call: &Call,
         correlation_id: &str,
-    ) -> Result<(SqlResult, u32), (SqlError, u32)> {
-        let preview = sql_core::query_preview(&call.sql, ERROR_PREVIEW_CHARS);
-        let is_write = call.kind.is_write();
-        let mut request = Request::new(call.sql.as_ref());
-        request.params.clone_from(&call.params);
+    ) -> Result<(Vec<SqlResult>, u32), (SqlError, u32)> {
+        let previews: Vec<String> = call
+            .statements
+            .iter()
+            .map(|part| sql_core::query_preview(&part.sql, ERROR_PREVIEW_CHARS))
+            .collect();
+        let preview = previews.first().cloned().unwrap_or_default();
+        let is_write = call.writes();
+        let mut request = if call.transaction {
+            let mut request = Request::new(wire::TRANSACTION_QUERY);
+            request.transaction = Some(
+                call.statements
+                    .iter()
+                    .map(|part| wire::Statement::new(part.sql.as_ref(), part.params.clone()))
+                    .collect(),
+            );
+            request
+        } else {
+            let mut request =
+                Request::new(call.statements.first().map_or("", |part| part.sql.as_ref()));
+            if let Some(part) = call.statements.first() {
+                request.params.clone_from(&part.params);
+            }
+            request
+        };
         request.allow_write = is_write;
         request.timeout_ms =
             u32::try_from(call.timeout.as_millis()).unwrap_or(wire::MAX_TIMEOUT_MS);
@@ -707,10 +870,10 @@ impl SqlClient {
         loop {
             attempts += 1;
             let err = match self
-                .send_once(body.clone(), headers.clone(), wait, &preview)
+                .send_once(body.clone(), headers.clone(), wait, call, &previews)
                 .await
             {
-                Ok(result) => return Ok((result, attempts)),
+                Ok(results) => return Ok((results, attempts)),
                 Err(err) => err,
             };
             if !retry::is_retryable(&err, is_write, is_write) {
@@ -736,8 +899,10 @@ impl SqlClient {
         body: bytes::Bytes,
         headers: HeaderMap,
         wait: Duration,
-        preview: &str,
-    ) -> Result<SqlResult, SqlError> {
+        call: &Call,
+        previews: &[String],
+    ) -> Result<Vec<SqlResult>, SqlError> {
+        let preview = previews.first().map_or("", String::as_str);
         let request = async_nats::Request::new()
             .payload(body)
             .headers(headers)
@@ -774,9 +939,18 @@ impl SqlClient {
         };
         match Reply::<WireRow>::parse(&message.payload) {
             Ok(Reply::Success(reply)) => {
-                SqlResult::from_reply(reply).map_err(|e| SqlError::decode(e, preview))
+                results(reply, call).map_err(|e| SqlError::decode(e, preview))
             }
-            Ok(Reply::Error(reply)) => Err(SqlError::from_reply(reply, preview)),
+            Ok(Reply::Error(reply)) => {
+                // A transaction's failure names its statement: show that one's query.
+                let preview = reply
+                    .details
+                    .get("statement_index")
+                    .and_then(Value::as_u64)
+                    .and_then(|i| previews.get(usize::try_from(i).ok()?))
+                    .map_or(preview, String::as_str);
+                Err(SqlError::from_reply(reply, preview))
+            }
             Ok(_) => Err(SqlError::decode("a reply of an unknown shape", preview)),
             Err(e) => Err(SqlError::decode(
                 format!("the reply is not a protocol reply: {e}"),
@@ -788,47 +962,70 @@ impl SqlClient {
     fn record(
         &self,
         call: &Call,
-        result: &Result<SqlResult, SqlError>,
+        result: &Result<Vec<SqlResult>, SqlError>,
         elapsed: Duration,
         attempts: u32,
         correlation_id: &str,
     ) {
         let metrics = &self.inner.metrics;
-        // A batch's rows each hold as many values as the statement has placeholders.
-        let param_count = call
-            .batch
-            .as_ref()
-            .and_then(|b| b.first())
-            .map_or(call.params.len(), Vec::len);
         let error = result.as_ref().err();
         let got_reply = attempts > 0;
         metrics.record_query(got_reply.then_some(elapsed), error.is_some());
-        let query_hash = sql_core::query_hash(&call.sql);
-        let record = AuditRecord {
-            plugin: self.inner.plugin.name(),
-            query: &call.sql,
-            query_hash: &query_hash,
-            preview: sql_core::audit_preview(&call.sql),
-            param_count,
-            row_count: result.as_ref().map_or(0, SqlResult::row_count),
-            elapsed,
-            truncated: result.as_ref().is_ok_and(SqlResult::truncated),
-            correlation_id,
-            attempts,
-            error,
-        };
-        record.emit();
         let threshold = self.inner.config.slow_query_threshold;
-        if got_reply && elapsed > threshold {
-            metrics.record_slow(&query_hash, &record.preview, elapsed);
-            audit::slow_query(
-                &record,
-                &call.params,
-                threshold,
-                self.inner.config.slow_query_params,
-            );
+        for (index, part) in call.statements.iter().enumerate() {
+            // A batch's rows each hold as many values as the statement has placeholders.
+            let param_count = call
+                .batch
+                .as_ref()
+                .and_then(|b| b.first())
+                .map_or(part.params.len(), Vec::len);
+            let statement_result = result.as_ref().ok().and_then(|results| results.get(index));
+            let query_hash = sql_core::query_hash(&part.sql);
+            let record = AuditRecord {
+                plugin: self.inner.plugin.name(),
+                query: &part.sql,
+                query_hash: &query_hash,
+                preview: sql_core::audit_preview(&part.sql),
+                param_count,
+                row_count: statement_result.map_or(0, SqlResult::row_count),
+                elapsed,
+                truncated: statement_result.is_some_and(SqlResult::truncated),
+                correlation_id,
+                attempts,
+                error,
+                statement: call.transaction.then_some((index, call.statements.len())),
+            };
+            record.emit();
+            if got_reply && elapsed > threshold {
+                metrics.record_slow(&query_hash, &record.preview, elapsed);
+                audit::slow_query(
+                    &record,
+                    &part.params,
+                    threshold,
+                    self.inner.config.slow_query_params,
+                );
+            }
         }
     }
+}
+
+/// The results a success reply holds for `call`: its one result, or a transaction's in
+/// `results`, one per statement.
+fn results(reply: wire::SuccessReply<WireRow>, call: &Call) -> Result<Vec<SqlResult>, String> {
+    if !call.transaction {
+        return Ok(vec![SqlResult::from_reply(reply)?]);
+    }
+    let Some(results) = reply.results else {
+        return Err("the reply to a transaction has no results".to_owned());
+    };
+    if results.len() != call.statements.len() {
+        return Err(format!(
+            "the reply to a transaction of {} statements has {} results",
+            call.statements.len(),
+            results.len()
+        ));
+    }
+    results.into_iter().map(SqlResult::from_reply).collect()
 }
 
 /// The query types the kind-specific methods accept. Each method takes `impl` one of the

@@ -328,6 +328,11 @@ impl SqlError {
         }
     }
 
+    pub(crate) fn with_detail(mut self, key: &str, value: Value) -> Self {
+        self.detail_mut().details.insert(key.to_owned(), value);
+        self
+    }
+
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.detail_mut().attempts = attempts;
         self

@@ -114,6 +114,7 @@ mod rate_limit;
 mod result;
 mod retry;
 mod row;
+mod transaction;
 pub mod types;
 
 pub use audit::ParamLogging;
@@ -125,7 +126,9 @@ pub use decode::{Expected, FromSqlValue};
 pub use error::{ErrorDetail, Result, SqlError};
 pub use metrics::{LatencySummary, MetricsSnapshot, SlowQueryStats};
 pub use options::ClientConfig;
-pub use query::{Blob, Bound, Delete, Insert, Kind, ParamRow, Query, Rows, Select, Shape, Update};
+pub use query::{
+    AnyQuery, Blob, Bound, Delete, Insert, Kind, ParamRow, Query, Rows, Select, Shape, Update,
+};
 pub use rate_limit::RateLimiter;
 pub use result::SqlResult;
 pub use retry::Backoff;
@@ -178,6 +181,9 @@ pub use row::{Row, RowError, SqlRow};
 pub use sql_client_macros::SqlRow;
 /// The shared policy, wire types and value rules.
 pub use sql_core as core;
+pub use transaction::Statements;
+#[doc(hidden)]
+pub use transaction::{OneStatement, ResultOf};
 
 #[cfg(feature = "json-log")]
 pub use sql_core::json_log::JsonLines;

@@ -404,11 +404,107 @@ impl<K: Kind, S: Shape> Query<K, S> {
     pub(crate) fn options(&self) -> (Option<Duration>, Option<u32>, RowFormat) {
         (self.timeout, self.max_rows, self.row_format)
     }
-    pub(crate) fn into_parts(self) -> (Cow<'static, str>, Vec<Value>) {
-        (self.sql, self.params)
+    /// The query with its kind as a value instead of a type.
+    pub(crate) fn erase(self) -> AnyQuery {
+        AnyQuery {
+            kind: K::KIND,
+            sql: self.sql,
+            params: self.params,
+            placeholders: self.placeholders,
+            plugin: self.plugin,
+            timeout: self.timeout,
+            max_rows: self.max_rows,
+            row_format: self.row_format,
+            deferred: self.deferred,
+        }
+    }
+}
+
+/// A query of any kind, its kind kept as a value: for a
+/// [`transaction`](crate::SqlClient::transaction) whose statements are only known at run
+/// time, a `Vec<AnyQuery>`. Every [`Query`] with its arguments converts into one.
+///
+/// # Examples
+///
+/// ```
+/// use sql_client::{AnyQuery, Query, Update};
+/// use sql_client::core::{Plugin, StatementKind};
+///
+/// let plugin = Plugin::new("analytics-db")?;
+/// let statements: Vec<AnyQuery> = (1..=3)
+///     .map(|id| {
+///         Query::<Update>::checked("UPDATE analytics_db__events SET n = n + 1 WHERE id = $1", &plugin)?
+///             .bind(&id)
+///             .map(AnyQuery::from)
+///     })
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(statements[2].kind(), StatementKind::Update);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AnyQuery {
+    kind: StatementKind,
+    sql: Cow<'static, str>,
+    params: Vec<Value>,
+    placeholders: usize,
+    plugin: Option<Plugin>,
+    timeout: Option<Duration>,
+    max_rows: Option<u32>,
+    row_format: RowFormat,
+    deferred: Option<SqlError>,
+}
+
+impl AnyQuery {
+    /// The statement's kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{AnyQuery, Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = AnyQuery::from(Query::<Select>::checked("SELECT 1", &plugin)?);
+    /// assert!(!query.kind().is_write());
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> StatementKind {
+        self.kind
+    }
+    /// The SQL text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sql_client::{AnyQuery, Query, Select};
+    /// # let plugin = sql_client::core::Plugin::new("analytics-db").unwrap();
+    /// let query = AnyQuery::from(Query::<Select>::checked("SELECT 1", &plugin)?);
+    /// assert_eq!(query.sql(), "SELECT 1");
+    /// # Ok::<(), sql_client::SqlError>(())
+    /// ```
+    #[must_use]
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+    pub(crate) fn preview(&self) -> String {
+        query_preview(&self.sql, ERROR_PREVIEW_CHARS)
+    }
+    pub(crate) fn plugin(&self) -> Option<&Plugin> {
+        self.plugin.as_ref()
     }
     pub(crate) fn deferred_error(&self) -> Option<&SqlError> {
         self.deferred.as_ref()
+    }
+    pub(crate) fn options(&self) -> (Option<Duration>, Option<u32>, RowFormat) {
+        (self.timeout, self.max_rows, self.row_format)
+    }
+    pub(crate) fn into_parts(self) -> (StatementKind, Cow<'static, str>, Vec<Value>, usize) {
+        (self.kind, self.sql, self.params, self.placeholders)
+    }
+}
+
+impl<K: Kind> From<Query<K>> for AnyQuery {
+    fn from(query: Query<K>) -> Self {
+        query.erase()
     }
 }
 

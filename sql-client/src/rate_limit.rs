@@ -93,7 +93,8 @@ impl RateLimiter {
         self.lock().status(plugin, Instant::now())
     }
 
-    pub(crate) fn try_acquire(&self, plugin: &str) -> Result<(), RateLimited> {
+    /// Counts `n` queries of `plugin` (a transaction's statements), all or none.
+    pub(crate) fn try_acquire_n(&self, plugin: &str, n: u32) -> Result<(), RateLimited> {
         let now = Instant::now();
         let mut windows = self.lock();
         if self
@@ -103,7 +104,7 @@ impl RateLimiter {
         {
             windows.prune(now);
         }
-        windows.try_acquire(plugin, now)
+        windows.try_acquire_n(plugin, n, now)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlidingWindows> {
@@ -119,14 +120,17 @@ mod tests {
     fn clones_share_windows_and_limits_change_live() {
         let a = RateLimiter::new(RateLimit::per_minute(2));
         let b = a.clone();
-        assert!(a.try_acquire("p").is_ok());
-        assert!(b.try_acquire("p").is_ok());
-        let refused = a.try_acquire("p").unwrap_err();
+        assert!(a.try_acquire_n("p", 1).is_ok());
+        assert!(b.try_acquire_n("p", 1).is_ok());
+        let refused = a.try_acquire_n("p", 1).unwrap_err();
         assert!(refused.retry_after.as_secs() <= 60);
         b.set_limit("p", RateLimit::per_minute(3));
-        assert!(a.try_acquire("p").is_ok());
+        assert!(a.try_acquire_n("p", 1).is_ok());
         let status = a.status("p");
         assert_eq!((status.used, status.remaining), (3, 0));
-        assert!(a.try_acquire("q").is_ok(), "plugins have separate windows");
+        assert!(
+            a.try_acquire_n("q", 1).is_ok(),
+            "plugins have separate windows"
+        );
     }
 }

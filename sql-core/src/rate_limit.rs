@@ -254,8 +254,31 @@ impl SlidingWindows {
     /// assert!(windows.try_acquire("p", now).is_err());
     /// ```
     pub fn try_acquire(&mut self, key: &str, now: Instant) -> Result<(), RateLimited> {
+        self.try_acquire_n(key, 1, now)
+    }
+
+    /// Counts `n` events for `key` at `now` if the limit allows them all, or none: a
+    /// transaction's statements count one each, and are let through or refused together.
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`] with the time until an event leaves the window (more may have to
+    /// leave before `n` fit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use sql_core::{RateLimit, SlidingWindows};
+    /// let mut windows = SlidingWindows::new(RateLimit::per_minute(3));
+    /// let now = Instant::now();
+    /// assert!(windows.try_acquire_n("p", 2, now).is_ok());
+    /// assert!(windows.try_acquire_n("p", 2, now).is_err(), "only one is left");
+    /// assert!(windows.try_acquire("p", now).is_ok());
+    /// ```
+    pub fn try_acquire_n(&mut self, key: &str, n: u32, now: Instant) -> Result<(), RateLimited> {
         let limit = self.limit(key);
-        if limit.max == 0 {
+        if limit.max == 0 || n > limit.max {
             return Err(RateLimited {
                 limit,
                 retry_after: limit.window,
@@ -267,8 +290,10 @@ impl SlidingWindows {
             None => self.events.entry(key.to_owned()).or_default(),
         };
         window.expire(limit.window, now);
-        if window.used < limit.max {
-            window.count(now, limit.window / Self::SLOTS);
+        if window.used.saturating_add(n) <= limit.max {
+            for _ in 0..n {
+                window.count(now, limit.window / Self::SLOTS);
+            }
             return Ok(());
         }
         let retry_after = window.slots.front().map_or(limit.window, |oldest| {

@@ -30,6 +30,11 @@ pub const DEFAULT_MAX_ROWS: u32 = 10_000;
 pub const MAX_MAX_ROWS: u32 = 100_000;
 /// Largest number of `batch` entries.
 pub const MAX_BATCH_ENTRIES: usize = 1000;
+/// Most statements in one `transaction` (**ext**).
+pub const MAX_TRANSACTION_STATEMENTS: usize = 100;
+/// The `query` a client sends beside a `transaction`: no statement, so a handler that does
+/// not know the ext answers `EMPTY_QUERY` and runs nothing, instead of one statement alone.
+pub const TRANSACTION_QUERY: &str = "/* transaction: see the transaction field */";
 /// Longest `query_preview` in error details.
 pub const QUERY_PREVIEW_CHARS: usize = 200;
 
@@ -181,6 +186,51 @@ pub struct Request {
     pub batch: Option<Vec<Vec<Value>>>,
     /// Shape of the reply's rows.
     pub row_format: RowFormat,
+    /// **ext**: statements to run in order in one database transaction, all or nothing,
+    /// instead of `query` (which then holds no statement, see [`TRANSACTION_QUERY`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<Vec<Statement>>,
+}
+
+/// One statement of a `transaction` (**ext**): its SQL, trimmed, and its parameters.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::Request;
+///
+/// let request = Request::from_slice(br#"{"query": "", "allow_write": true, "transaction": [
+///     {"query": "UPDATE a__accounts SET balance = balance - $1 WHERE id = $2", "params": [5, 1]},
+///     {"query": " UPDATE a__accounts SET balance = balance + $1 WHERE id = $2 ", "params": [5, 2]}]}"#)?;
+/// let statements = request.transaction.expect("a transaction");
+/// assert_eq!(statements[1].query, "UPDATE a__accounts SET balance = balance + $1 WHERE id = $2");
+/// # Ok::<(), sql_core::wire::RequestError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Statement {
+    /// The SQL, trimmed.
+    pub query: String,
+    /// One value per placeholder.
+    pub params: Vec<Value>,
+}
+
+impl Statement {
+    /// A statement with its parameters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let statement = sql_core::wire::Statement::new("SELECT $1", vec![serde_json::json!(1)]);
+    /// assert_eq!(statement.params.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn new(query: impl Into<String>, params: Vec<Value>) -> Self {
+        Self {
+            query: query.into(),
+            params,
+        }
+    }
 }
 
 impl Request {
@@ -202,6 +252,7 @@ impl Request {
             max_rows: DEFAULT_MAX_ROWS,
             batch: None,
             row_format: RowFormat::Objects,
+            transaction: None,
         }
     }
 
@@ -238,25 +289,8 @@ impl Request {
             return Err(RequestError::new("body", "body must be a JSON object"));
         };
 
-        let query = match fields.remove("query") {
-            Some(Value::String(q)) => q.trim().to_owned(),
-            Some(_) => return Err(RequestError::new("query", "query must be a string")),
-            None => return Err(RequestError::new("query", "query is required")),
-        };
-        if query.len() > MAX_QUERY_BYTES {
-            return Err(RequestError::new(
-                "query",
-                format!(
-                    "query is {} bytes; at most {MAX_QUERY_BYTES} are allowed",
-                    query.len()
-                ),
-            ));
-        }
-        let params = match fields.remove("params") {
-            None => Vec::new(),
-            Some(Value::Array(items)) => items,
-            Some(_) => return Err(RequestError::new("params", "params must be an array")),
-        };
+        let query = query_field(&mut fields, "query")?;
+        let params = params_field(&mut fields, "params")?;
         let allow_write = match fields.remove("allow_write") {
             None => false,
             Some(Value::Bool(b)) => b,
@@ -290,6 +324,10 @@ impl Request {
                 ));
             }
         };
+        let transaction = match fields.remove("transaction") {
+            None => None,
+            Some(value) => Some(transaction_statements(value, &params, batch.is_some())?),
+        };
         Ok(Self {
             query,
             params,
@@ -298,8 +336,88 @@ impl Request {
             max_rows,
             batch,
             row_format,
+            transaction,
         })
     }
+}
+
+/// A required SQL text: a string, trimmed, at most [`MAX_QUERY_BYTES`].
+fn query_field(
+    fields: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<String, RequestError> {
+    let query = match fields.remove("query") {
+        Some(Value::String(q)) => q.trim().to_owned(),
+        Some(_) => return Err(RequestError::new(field, "query must be a string")),
+        None => return Err(RequestError::new(field, "query is required")),
+    };
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(RequestError::new(
+            field,
+            format!(
+                "query is {} bytes; at most {MAX_QUERY_BYTES} are allowed",
+                query.len()
+            ),
+        ));
+    }
+    Ok(query)
+}
+
+fn params_field(
+    fields: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<Vec<Value>, RequestError> {
+    match fields.remove("params") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(RequestError::new(field, "params must be an array")),
+    }
+}
+
+fn transaction_statements(
+    value: Value,
+    params: &[Value],
+    has_batch: bool,
+) -> Result<Vec<Statement>, RequestError> {
+    const FIELD: &str = "transaction";
+    let Value::Array(entries) = value else {
+        return Err(RequestError::new(
+            FIELD,
+            "transaction must be an array of statements",
+        ));
+    };
+    if entries.is_empty() || entries.len() > MAX_TRANSACTION_STATEMENTS {
+        return Err(RequestError::new(
+            FIELD,
+            format!(
+                "transaction must hold 1 to {MAX_TRANSACTION_STATEMENTS} statements; it holds {}",
+                entries.len()
+            ),
+        ));
+    }
+    if !params.is_empty() || has_batch {
+        return Err(RequestError::new(
+            FIELD,
+            "a transaction's parameters go with its statements, not in params or batch",
+        ));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let Value::Object(mut fields) = entry else {
+                return Err(RequestError::new(
+                    FIELD,
+                    format!("transaction statement {i} must be an object with query and params"),
+                ));
+            };
+            let at = |e: RequestError| RequestError::new(FIELD, format!("statement {i}: {e}"));
+            Ok(Statement {
+                query: query_field(&mut fields, FIELD).map_err(at)?,
+                params: params_field(&mut fields, FIELD).map_err(at)?,
+            })
+        })
+        .collect()
 }
 
 fn bounded_int(
@@ -477,6 +595,20 @@ pub struct SuccessReply<R = Value> {
     /// classes produce; empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blob_values: Vec<[usize; 2]>,
+    /// **ext**: a `transaction`'s results, one success reply per statement in order; the
+    /// reply's own `rows` are then empty and its `row_count` is their sum.
+    #[serde(
+        default = "no_results",
+        skip_serializing_if = "Option::is_none",
+        bound(deserialize = "R: Deserialize<'de>")
+    )]
+    pub results: Option<Vec<SuccessReply<R>>>,
+}
+
+/// `results`' default: a path, since `default` alone would ask `R: Default` of every row
+/// type.
+fn no_results<R>() -> Option<Vec<SuccessReply<R>>> {
+    None
 }
 
 impl<R> SuccessReply<R> {
@@ -501,6 +633,7 @@ impl<R> SuccessReply<R> {
             warnings: Vec::new(),
             blob_columns: None,
             blob_values: Vec::new(),
+            results: None,
         }
     }
 
@@ -772,6 +905,27 @@ mod tests {
                 br#"{"query":"x","batch":[[1]],"params":[1],"allow_write":true}"#,
                 Some("batch"),
             ),
+            (
+                br#"{"query":"","transaction":[{"query":"SELECT 1"},{"query":"SELECT $1","params":[1]}]}"#,
+                None,
+            ),
+            (br#"{"query":"","transaction":[]}"#, Some("transaction")),
+            (br#"{"query":"","transaction":{}}"#, Some("transaction")),
+            (br#"{"query":"","transaction":[1]}"#, Some("transaction")),
+            (br#"{"query":"","transaction":[{}]}"#, Some("transaction")),
+            (
+                br#"{"query":"","transaction":[{"query":1}]}"#,
+                Some("transaction"),
+            ),
+            (
+                br#"{"query":"","transaction":[{"query":"x","params":{}}]}"#,
+                Some("transaction"),
+            ),
+            (
+                br#"{"query":"","params":[1],"transaction":[{"query":"x"}]}"#,
+                Some("transaction"),
+            ),
+            (br#"{"query":"","transaction":null}"#, Some("transaction")),
             (br#"{"query":"x","row_format":"arrays"}"#, None),
             (br#"{"query":"x","row_format":"rows"}"#, Some("row_format")),
             // `null` is a value of the wrong type like any other, for every field.

@@ -19,6 +19,9 @@ pub(crate) struct AuditRecord<'a> {
     pub(crate) outcome: Option<ErrorCode>,
     /// Answered from an `Idempotency-Key` record; `outcome` is the recorded one.
     pub(crate) replayed: bool,
+    /// A transaction's statement: its index and the number of statements. The
+    /// transaction's outcome is every statement's.
+    pub(crate) statement: Option<(usize, usize)>,
 }
 
 impl AuditRecord<'_> {
@@ -43,6 +46,8 @@ impl AuditRecord<'_> {
             duration_ms,
             outcome,
             replayed = self.replayed,
+            statement_index = self.statement.map(|(index, _)| index),
+            statement_count = self.statement.map(|(_, count)| count),
             "sql request"
         );
     }

@@ -43,6 +43,9 @@ pub(crate) enum Failure {
         retry_after_ms(.0)
     )]
     RateLimited(RateLimited),
+    /// A statement of a `transaction` was refused before anything ran.
+    #[error("statement {index} of the transaction: {failure}")]
+    InStatement { index: usize, failure: Box<Failure> },
 }
 
 /// Milliseconds until a retry can succeed, rounded up so that waiting exactly that long
@@ -69,6 +72,34 @@ impl Failure {
             Self::Exec(e) => e.code(),
             Self::Overloaded(_) => ErrorCode::Overloaded,
             Self::RateLimited(_) => ErrorCode::RateLimit,
+            Self::InStatement { failure, .. } => failure.code(),
+        }
+    }
+
+    /// Names the failing statement of a transaction.
+    pub(crate) fn in_statement(self, index: usize) -> Self {
+        Self::InStatement {
+            index,
+            failure: Box::new(self),
+        }
+    }
+
+    /// The failure itself, without the statement it happened in.
+    pub(crate) fn cause(&self) -> &Self {
+        match self {
+            Self::InStatement { failure, .. } => failure.cause(),
+            other => other,
+        }
+    }
+
+    /// The engine's internal error behind this failure, if it is one.
+    pub(crate) fn internal(&self) -> Option<&str> {
+        match self.cause() {
+            Self::Exec(e) => match e.cause() {
+                ExecError::Internal(detail) => Some(detail),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -119,6 +150,10 @@ impl Failure {
                 );
                 map.insert("retry_after_ms".into(), json!(retry_after_ms(refused)));
             }
+            Self::InStatement { index, failure } => {
+                map = failure.details();
+                map.insert("statement_index".into(), json!(index));
+            }
         }
         map
     }
@@ -126,13 +161,11 @@ impl Failure {
     /// The message for the reply. Internal errors are described only in the log, which
     /// the correlation id leads to.
     pub(crate) fn public_message(&self) -> String {
-        match self {
-            Self::Exec(ExecError::Internal(_)) => {
-                "internal error in the handler; its log has the details under this correlation id"
-                    .to_owned()
-            }
-            other => other.to_string(),
+        if self.internal().is_some() {
+            return "internal error in the handler; its log has the details under this correlation id"
+                .to_owned();
         }
+        self.to_string()
     }
 }
 

@@ -48,11 +48,17 @@ pub(crate) fn key_reused() -> RequestError {
 }
 
 /// SHA-256 (hex) over what makes two requests the same write: the query and its
-/// parameters or batch. Settings that do not change what is written (`timeout_ms`,
+/// parameters or batch, or a transaction's statements and theirs. Settings that do not change what is written (`timeout_ms`,
 /// `max_rows`, `row_format`) may differ between a request and its retry.
 pub(crate) fn fingerprint(request: &Request) -> String {
     // One JSON array: unambiguous where plain concatenation of the parts would not be.
-    let material = json!([request.query, request.params, request.batch]).to_string();
+    // A transaction's statements are appended only when present, so that the fingerprints
+    // recorded for other writes stay what they were.
+    let material = match &request.transaction {
+        None => json!([request.query, request.params, request.batch]),
+        Some(statements) => json!([request.query, request.params, request.batch, statements]),
+    }
+    .to_string();
     let digest = Sha256::digest(material.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -64,20 +70,23 @@ pub(crate) fn fingerprint(request: &Request) -> String {
 /// between. Transient ones (timeout, busy or locked database, overload, rate limit) and
 /// internal errors are not, so a retry can still succeed (PROTOCOL.md section 7).
 pub(crate) fn is_recorded(failure: &Failure) -> bool {
-    match failure {
+    match failure.cause() {
         Failure::Request(_)
         | Failure::Policy(_)
         | Failure::WriteNotAllowed
         | Failure::ParamCount { .. }
         | Failure::ParamType { .. } => true,
         Failure::Overloaded(_) | Failure::RateLimited(_) => false,
-        Failure::Exec(e) => match e {
+        // A transaction's statement is recorded as its own failure would be.
+        Failure::InStatement { .. } => true,
+        Failure::Exec(e) => match e.cause() {
             ExecError::Timeout { .. } | ExecError::Internal(_) => false,
             ExecError::Execution { transient, .. } => !transient,
             ExecError::Denied(..)
             | ExecError::PermissionDenied
             | ExecError::DuplicateColumn { .. }
-            | ExecError::ParamType { .. } => true,
+            | ExecError::ParamType { .. }
+            | ExecError::InStatement { .. } => true,
         },
     }
 }

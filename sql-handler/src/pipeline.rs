@@ -14,7 +14,7 @@ use sql_core::wire::{self, ErrorReply, Request, RequestError, TruncatedReason};
 use sql_core::{ErrorCode, Plugin, Verdict};
 
 use crate::audit::AuditRecord;
-use crate::engine::{Claim, Claimed, Engine, Job, Outcome, Recorded};
+use crate::engine::{Claim, Claimed, Engine, Job, Outcome, Recorded, Step};
 use crate::failure::Failure;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::metrics::{Metrics, RequestFacts};
@@ -63,6 +63,8 @@ struct Replied {
     rows_returned: u64,
     truncated: bool,
     replayed: bool,
+    /// A transaction's row count of each statement, when it ran.
+    statement_rows: Vec<u64>,
 }
 
 /// Facts gathered while a request moves through the stages.
@@ -72,6 +74,16 @@ struct Progress {
     query: String,
     param_count: usize,
     verdict: Option<Verdict>,
+    /// A transaction's statements, each audited as its own record.
+    statements: Vec<StatementFacts>,
+}
+
+/// What a transaction's audit records say of one of its statements.
+#[derive(Debug)]
+struct StatementFacts {
+    query: String,
+    param_count: usize,
+    kind: Option<&'static str>,
 }
 
 impl Pipeline {
@@ -117,19 +129,40 @@ impl Pipeline {
         replied: &Replied,
     ) {
         let plugin = progress.plugin.as_ref().map_or("", Plugin::name);
-        AuditRecord {
-            plugin,
-            query: &progress.query,
-            correlation_id,
-            kind: progress.verdict.as_ref().map(|v| v.kind().as_str()),
-            param_count: progress.param_count,
-            rows: replied.row_count,
-            truncated: replied.truncated,
-            elapsed,
-            outcome: replied.outcome,
-            replayed: replied.replayed,
+        if progress.statements.is_empty() {
+            AuditRecord {
+                plugin,
+                query: &progress.query,
+                correlation_id,
+                kind: progress.verdict.as_ref().map(|v| v.kind().as_str()),
+                param_count: progress.param_count,
+                rows: replied.row_count,
+                truncated: replied.truncated,
+                elapsed,
+                outcome: replied.outcome,
+                replayed: replied.replayed,
+                statement: None,
+            }
+            .emit();
         }
-        .emit();
+        // A transaction: one record per statement, each with the transaction's outcome.
+        let count = progress.statements.len();
+        for (index, facts) in progress.statements.iter().enumerate() {
+            AuditRecord {
+                plugin,
+                query: &facts.query,
+                correlation_id,
+                kind: facts.kind,
+                param_count: facts.param_count,
+                rows: replied.statement_rows.get(index).copied().unwrap_or(0),
+                truncated: replied.truncated,
+                elapsed,
+                outcome: replied.outcome,
+                replayed: replied.replayed,
+                statement: Some((index, count)),
+            }
+            .emit();
+        }
         self.metrics.record(&RequestFacts {
             plugin,
             outcome: replied.outcome,
@@ -152,34 +185,87 @@ impl Pipeline {
             .batch
             .as_ref()
             .map_or(request.params.len(), |b| b.first().map_or(0, Vec::len));
+        if let Some(statements) = &request.transaction {
+            progress.statements = statements
+                .iter()
+                .map(|statement| StatementFacts {
+                    query: statement.query.clone(),
+                    param_count: statement.params.len(),
+                    kind: None,
+                })
+                .collect();
+        }
         let key = IdempotencyKey::from_header(incoming.idempotency_key)?;
+        // A transaction's statements count one each, as separate requests would.
+        let statements = request.transaction.as_ref().map_or(1, Vec::len);
         self.limiter
-            .check(&plugin, Instant::now())
+            .check_n(
+                &plugin,
+                u32::try_from(statements).unwrap_or(u32::MAX),
+                Instant::now(),
+            )
             .map_err(Failure::RateLimited)?;
 
-        let verdict = self
-            .verdicts
-            .check(
-                self.engine.policy(),
-                &request.query,
-                &plugin,
-                self.engine.dialect(),
-            )
-            .map_err(Failure::from);
-        progress.verdict = verdict.as_ref().ok().cloned();
+        let verdicts = self.verdicts_of(&request, &plugin);
+        if let Ok(verdicts) = &verdicts {
+            if request.transaction.is_none() {
+                progress.verdict = verdicts.first().cloned();
+            }
+            for (facts, verdict) in progress.statements.iter_mut().zip(verdicts) {
+                facts.kind = Some(verdict.kind().as_str());
+            }
+        }
         match key {
             // Reads ignore the key: running them again changes nothing. A refused statement
             // is a write as far as the key goes: its refusal is recorded like any other
             // definitive outcome of a keyed request.
-            Some(key) if verdict.as_ref().map_or(true, Verdict::writes) => {
-                self.run_idempotent(request, verdict, plugin, &key, incoming, progress)
+            Some(key)
+                if verdicts
+                    .as_ref()
+                    .map_or(true, |v| v.iter().any(Verdict::writes)) =>
+            {
+                self.run_idempotent(request, verdicts, plugin, &key, incoming, progress)
                     .await
             }
             _ => {
-                let job = self.job(request, &verdict?, plugin, incoming.received)?;
-                Ok(succeeded(self.engine.execute(job).await?))
+                let transaction = request.transaction.is_some();
+                let job = self.job(request, &verdicts?, plugin, incoming.received)?;
+                let outcome = self.engine.execute(job).await;
+                Ok(succeeded(
+                    in_transaction(outcome, transaction)?,
+                    transaction,
+                ))
             }
         }
+    }
+
+    /// The policy's verdict on each statement: the request's one, or a transaction's in
+    /// order, whose `query` must then hold no statement (so that a handler without the
+    /// ext, which runs `query`, runs nothing).
+    fn verdicts_of(&self, request: &Request, plugin: &Plugin) -> Result<Vec<Verdict>, Failure> {
+        let check = |sql: &str| {
+            self.verdicts
+                .check(self.engine.policy(), sql, plugin, self.engine.dialect())
+        };
+        let Some(statements) = &request.transaction else {
+            return Ok(vec![check(&request.query)?]);
+        };
+        match check(&request.query) {
+            Err(sql_core::PolicyError::Empty) => {}
+            _ => {
+                return Err(Failure::Request(RequestError::new(
+                    "query",
+                    "with transaction, query must hold no statement (a comment, or nothing)",
+                )));
+            }
+        }
+        statements
+            .iter()
+            .enumerate()
+            .map(|(index, statement)| {
+                check(&statement.query).map_err(|e| Failure::from(e).in_statement(index))
+            })
+            .collect()
     }
 
     /// A write with an `Idempotency-Key`: answered from its record, or run and recorded
@@ -187,7 +273,7 @@ impl Pipeline {
     async fn run_idempotent(
         &self,
         request: Request,
-        verdict: Result<Verdict, Failure>,
+        verdicts: Result<Vec<Verdict>, Failure>,
         plugin: Plugin,
         key: &IdempotencyKey,
         incoming: &Incoming<'_>,
@@ -207,14 +293,17 @@ impl Pipeline {
         };
         // A request refused before it runs leaves the transaction untouched; its refusal
         // is recorded under the key all the same.
+        let transaction = request.transaction.is_some();
         let job =
-            verdict.and_then(|verdict| self.job(request, &verdict, plugin, incoming.received));
+            verdicts.and_then(|verdicts| self.job(request, &verdicts, plugin, incoming.received));
         let result = match job {
-            Ok(job) => session.execute(job).await.map_err(Failure::from),
+            Ok(job) => {
+                in_transaction(session.execute(job).await, transaction).map_err(Failure::from)
+            }
             Err(failure) => Err(failure),
         };
         let (replied, record) = match result {
-            Ok(outcome) => (succeeded(outcome), true),
+            Ok(outcome) => (succeeded(outcome, transaction), true),
             Err(failure) => (
                 self.failed(&failure, progress, incoming.correlation_id),
                 idempotency::is_recorded(&failure),
@@ -229,37 +318,63 @@ impl Pipeline {
         Ok(replied)
     }
 
-    /// The checked job: permission, then parameters.
+    /// The checked job: permission, then parameters, of each statement.
     fn job(
         &self,
         request: Request,
-        verdict: &Verdict,
+        verdicts: &[Verdict],
         plugin: Plugin,
         received: Instant,
     ) -> Result<Job, Failure> {
-        if verdict.writes() && !request.allow_write {
-            return Err(Failure::WriteNotAllowed);
-        }
-        let executions = executions(&request, verdict.placeholders())?;
         let deadline = deadline(&request, received);
-        let sql = list_form(&request, self.engine.dialect()).unwrap_or(request.query);
+        let dialect = self.engine.dialect();
+        let (sql, executions, then) = match &request.transaction {
+            None => {
+                let verdict = verdicts.first().ok_or_else(no_verdict)?;
+                allowed(&request, verdict)?;
+                let executions = executions(&request, verdict.placeholders())?;
+                let sql = list_form(&request.query, &request.params, dialect)
+                    .unwrap_or_else(|| request.query.clone());
+                (sql, executions, Vec::new())
+            }
+            Some(statements) => {
+                let mut steps = Vec::with_capacity(statements.len());
+                for (index, (statement, verdict)) in statements.iter().zip(verdicts).enumerate() {
+                    let at = |failure: Failure| failure.in_statement(index);
+                    allowed(&request, verdict).map_err(at)?;
+                    let params =
+                        converted(&statement.params, verdict.placeholders(), None).map_err(at)?;
+                    let sql = list_form(&statement.query, &statement.params, dialect)
+                        .unwrap_or_else(|| statement.query.clone());
+                    steps.push(Step {
+                        sql,
+                        params,
+                        writes: verdict.writes(),
+                    });
+                }
+                let mut steps = steps.into_iter();
+                let first = steps.next().ok_or_else(no_verdict)?;
+                (first.sql, vec![first.params], steps.collect())
+            }
+        };
         Ok(Job {
             plugin,
             deadline,
             sql,
-            writes: verdict.writes(),
+            writes: verdicts.first().is_some_and(Verdict::writes),
             executions,
             allow_write: request.allow_write,
             timeout_ms: request.timeout_ms,
             max_rows: request.max_rows as usize,
             row_format: request.row_format,
             byte_budget: self.max_payload.saturating_sub(REPLY_RESERVE_BYTES),
+            then,
         })
     }
 
     /// The error reply for `failure`.
     fn failed(&self, failure: &Failure, progress: &Progress, correlation_id: &str) -> Replied {
-        if let Failure::Exec(crate::engine::ExecError::Internal(detail)) = failure {
+        if let Some(detail) = failure.internal() {
             tracing::error!(correlation_id, error = %detail, "internal error");
         }
         Replied {
@@ -269,6 +384,7 @@ impl Pipeline {
             rows_returned: 0,
             truncated: false,
             replayed: false,
+            statement_rows: Vec::new(),
         }
     }
 
@@ -294,21 +410,101 @@ impl Pipeline {
     }
 }
 
+/// A transaction's failure names its statement; an engine names it only when the
+/// transaction has more than one.
+fn in_transaction(
+    outcome: Result<Outcome, crate::engine::ExecError>,
+    transaction: bool,
+) -> Result<Outcome, crate::engine::ExecError> {
+    use crate::engine::ExecError;
+    outcome.map_err(|error| match error {
+        ExecError::InStatement { .. } => error,
+        error if transaction => ExecError::InStatement {
+            index: 0,
+            error: Box::new(error),
+        },
+        error => error,
+    })
+}
+
+/// A write needs `allow_write`.
+fn allowed(request: &Request, verdict: &Verdict) -> Result<(), Failure> {
+    if verdict.writes() && !request.allow_write {
+        return Err(Failure::WriteNotAllowed);
+    }
+    Ok(())
+}
+
+/// A job's statements each have a verdict; none means a bug upstream.
+fn no_verdict() -> Failure {
+    Failure::Exec(crate::engine::ExecError::Internal(
+        "a statement without a verdict".to_owned(),
+    ))
+}
+
 fn deadline(request: &Request, received: Instant) -> Instant {
     received + Duration::from_millis(u64::from(request.timeout_ms))
 }
 
-fn succeeded(outcome: Outcome) -> Replied {
-    let row_count = outcome.row_count;
-    let rows_returned = outcome.rows.len() as u64;
-    let truncated = outcome.rows.truncated().is_some();
+/// The reply to a job that ran: its statement's result, or with `transaction` every
+/// statement's result in `results`.
+fn succeeded(outcome: Outcome, transaction: bool) -> Replied {
+    if !transaction {
+        let row_count = outcome.row_count;
+        let rows_returned = outcome.rows.len() as u64;
+        let truncated = outcome.rows.truncated().is_some();
+        return Replied {
+            body: result_body(outcome.rows, row_count, outcome.execution_time),
+            outcome: None,
+            row_count,
+            rows_returned,
+            truncated,
+            replayed: false,
+            statement_rows: Vec::new(),
+        };
+    }
+    let parts = std::iter::once((outcome.rows, outcome.row_count)).chain(
+        outcome
+            .then
+            .into_iter()
+            .map(|step| (step.rows, step.row_count)),
+    );
+    let mut results = Vec::new();
+    let (mut rows_returned, mut truncated) = (0, false);
+    let mut statement_rows = Vec::new();
+    for (rows, row_count) in parts {
+        rows_returned += rows.len() as u64;
+        truncated |= rows.truncated().is_some();
+        statement_rows.push(row_count);
+        if !results.is_empty() {
+            results.push(b',');
+        }
+        results.extend(result_body(rows, row_count, outcome.execution_time));
+    }
+    let row_count = statement_rows.iter().sum();
+    let tail = ReplyTail {
+        row_count,
+        execution_time_ms: outcome.execution_time.as_secs_f64() * 1000.0,
+        truncated,
+        truncated_reason: None,
+        columns: Vec::new(),
+        blob_columns: Vec::new(),
+        blob_values: Vec::new(),
+    };
+    let mut body = envelope(b"", &tail);
+    // `envelope` ends with the tail's closing brace: `results` goes in before it.
+    body.pop();
+    body.extend_from_slice(b",\"results\":[");
+    body.extend_from_slice(&results);
+    body.extend_from_slice(b"]}");
     Replied {
-        body: success_body(outcome),
+        body,
         outcome: None,
         row_count,
         rows_returned,
         truncated,
         replayed: false,
+        statement_rows,
     }
 }
 
@@ -321,21 +517,21 @@ fn replayed(recorded: Recorded) -> Replied {
         rows_returned: 0,
         truncated: false,
         replayed: true,
+        statement_rows: Vec::new(),
     }
 }
 
 /// The statement in the backend's form for list arguments (PROTOCOL.md section 4): a JSON
 /// array bound to the only placeholder of an `IN (...)` list is the list. `None` when no
 /// argument is an array, which is the common case and costs one pass over the parameters.
-fn list_form(request: &Request, dialect: sql_core::Dialect) -> Option<String> {
-    let lists: Vec<usize> = request
-        .params
+fn list_form(query: &str, params: &[Value], dialect: sql_core::Dialect) -> Option<String> {
+    let lists: Vec<usize> = params
         .iter()
         .enumerate()
         .filter(|(_, value)| value.is_array())
         .map(|(i, _)| i + 1)
         .collect();
-    sql_core::expand_list_params(&request.query, dialect, &lists)
+    sql_core::expand_list_params(query, dialect, &lists)
 }
 
 /// The parameter lists to run: one, or one per `batch` entry, each checked against the
@@ -351,25 +547,32 @@ fn executions(request: &Request, placeholders: usize) -> Result<Vec<Vec<SqlValue
     };
     lists
         .into_iter()
-        .map(|(params, batch_index)| {
-            if params.len() != placeholders {
-                return Err(Failure::ParamCount {
-                    expected: placeholders,
-                    provided: params.len(),
-                    batch_index,
-                });
-            }
-            params
-                .iter()
-                .enumerate()
-                .map(|(i, value)| {
-                    SqlValue::from_json(value).map_err(|e| Failure::ParamType {
-                        index: i + 1,
-                        reason: e.to_string(),
-                        batch_index,
-                    })
-                })
-                .collect()
+        .map(|(params, batch_index)| converted(params, placeholders, batch_index))
+        .collect()
+}
+
+/// One parameter list, checked against the placeholder count and converted.
+fn converted(
+    params: &[Value],
+    placeholders: usize,
+    batch_index: Option<usize>,
+) -> Result<Vec<SqlValue>, Failure> {
+    if params.len() != placeholders {
+        return Err(Failure::ParamCount {
+            expected: placeholders,
+            provided: params.len(),
+            batch_index,
+        });
+    }
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            SqlValue::from_json(value).map_err(|e| Failure::ParamType {
+                index: i + 1,
+                reason: e.to_string(),
+                batch_index,
+            })
         })
         .collect()
 }
@@ -390,23 +593,28 @@ struct ReplyTail {
     blob_values: Vec<[usize; 2]>,
 }
 
-fn success_body(outcome: Outcome) -> Vec<u8> {
-    let encoded = outcome.rows.finish();
-    let rows = encoded.rows;
+/// One statement's result as a success reply.
+fn result_body(rows: crate::rows::RowSink, row_count: u64, execution_time: Duration) -> Vec<u8> {
+    let encoded = rows.finish();
     let tail = ReplyTail {
-        row_count: outcome.row_count,
-        execution_time_ms: outcome.execution_time.as_secs_f64() * 1000.0,
+        row_count,
+        execution_time_ms: execution_time.as_secs_f64() * 1000.0,
         truncated: encoded.truncated.is_some(),
         truncated_reason: encoded.truncated,
         columns: encoded.columns,
         blob_columns: encoded.blob_columns,
         blob_values: encoded.blob_values,
     };
+    envelope(&encoded.rows, &tail)
+}
+
+/// A success reply of the encoded `rows` and the other fields.
+fn envelope(rows: &[u8], tail: &ReplyTail) -> Vec<u8> {
     // Serializing plain data into a Vec cannot fail.
-    let tail = serde_json::to_vec(&tail).unwrap_or_else(|_| b"{}".to_vec());
+    let tail = serde_json::to_vec(tail).unwrap_or_else(|_| b"{}".to_vec());
     let mut body = Vec::with_capacity(rows.len() + tail.len() + 16);
     body.extend_from_slice(b"{\"rows\":[");
-    body.extend_from_slice(&rows);
+    body.extend_from_slice(rows);
     body.extend_from_slice(b"],");
     // `tail` is a JSON object with at least one field: drop its opening brace.
     body.extend_from_slice(tail.get(1..).unwrap_or(b"}"));

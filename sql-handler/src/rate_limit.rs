@@ -41,8 +41,14 @@ impl PluginLimiter {
         }
     }
 
-    /// Counts one request of `plugin` at `now`, or says why it is refused.
-    pub(crate) fn check(&self, plugin: &Plugin, now: Instant) -> Result<(), RateLimited> {
+    /// Counts `statements` requests of `plugin` at `now` (one, or a transaction's, one per
+    /// statement), all or none, or says why they are refused.
+    pub(crate) fn check_n(
+        &self,
+        plugin: &Plugin,
+        statements: u32,
+        now: Instant,
+    ) -> Result<(), RateLimited> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         // Subjects are chosen by senders: without pruning, every name ever seen would
         // keep an entry.
@@ -50,7 +56,7 @@ impl PluginLimiter {
             state.windows.prune(now);
             state.last_prune = now;
         }
-        state.windows.try_acquire(plugin.name(), now)
+        state.windows.try_acquire_n(plugin.name(), statements, now)
     }
 }
 
@@ -70,16 +76,18 @@ mod tests {
         let overrides = ["analytics-db=2".parse().unwrap()];
         let limiter = PluginLimiter::new(3, &overrides, t0);
         let (a, q) = (plugin("analytics-db"), plugin("quote-db"));
-        assert!(limiter.check(&a, t0).is_ok());
-        assert!(limiter.check(&a, t0).is_ok());
-        let refused = limiter.check(&a, t0 + Duration::from_secs(15)).unwrap_err();
+        assert!(limiter.check_n(&a, 1, t0).is_ok());
+        assert!(limiter.check_n(&a, 1, t0).is_ok());
+        let refused = limiter
+            .check_n(&a, 1, t0 + Duration::from_secs(15))
+            .unwrap_err();
         assert_eq!(refused.limit, RateLimit::per_minute(2));
         assert_eq!(refused.retry_after, Duration::from_secs(45));
         for _ in 0..3 {
-            assert!(limiter.check(&q, t0).is_ok());
+            assert!(limiter.check_n(&q, 1, t0).is_ok());
         }
-        assert!(limiter.check(&q, t0).is_err());
-        assert!(limiter.check(&a, t0 + Duration::from_secs(60)).is_ok());
+        assert!(limiter.check_n(&q, 1, t0).is_err());
+        assert!(limiter.check_n(&a, 1, t0 + Duration::from_secs(60)).is_ok());
     }
 
     #[test]
@@ -87,10 +95,10 @@ mod tests {
         let t0 = Instant::now();
         let limiter = PluginLimiter::new(1, &[], t0);
         let busy = plugin("busy");
-        assert!(limiter.check(&plugin("idle"), t0).is_ok());
+        assert!(limiter.check_n(&plugin("idle"), 1, t0).is_ok());
         let later = t0 + PRUNE_EVERY + Duration::from_secs(1);
-        assert!(limiter.check(&busy, later).is_ok());
-        assert!(limiter.check(&busy, later).is_err());
+        assert!(limiter.check_n(&busy, 1, later).is_ok());
+        assert!(limiter.check_n(&busy, 1, later).is_err());
         let state = limiter.state.lock().unwrap();
         assert_eq!(state.windows.status("idle", later).used, 0);
         assert_eq!(state.last_prune, later);

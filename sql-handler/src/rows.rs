@@ -48,6 +48,8 @@ pub(crate) struct RowSink {
     encoded_keys: Vec<String>,
     max_rows: usize,
     byte_budget: usize,
+    /// What the column names and the largest `blob_columns` take in the reply.
+    names_bytes: usize,
     /// The inside of the JSON `rows` array.
     buf: Vec<u8>,
     count: usize,
@@ -88,6 +90,9 @@ struct ColumnTally {
 const BLOB_VALUES_FIELD_BYTES: usize = 16;
 /// `,"blob_columns":[]`.
 const BLOB_COLUMNS_FIELD_BYTES: usize = 18;
+/// A result's fields besides its rows and names (`row_count`, `execution_time_ms`,
+/// `truncated`, ...), at their longest, in a transaction's `results`.
+const RESULT_ENVELOPE_BYTES: usize = 160;
 
 /// The bytes of `n` in decimal.
 fn digits(n: usize) -> usize {
@@ -203,6 +208,7 @@ impl RowSink {
             encoded_keys,
             max_rows,
             byte_budget: byte_budget.saturating_sub(names_bytes + blob_columns_bytes),
+            names_bytes: names_bytes + blob_columns_bytes,
             buf: Vec::new(),
             count: 0,
             truncated: None,
@@ -268,6 +274,16 @@ impl RowSink {
                 self.buf.push(b'}');
             }
         }
+    }
+
+    /// About the bytes this result takes in a reply: its rows, column names and blob
+    /// marks, and its envelope (a transaction's results share one reply).
+    pub(crate) fn reply_bytes(&self) -> usize {
+        let listed = match &self.blobs {
+            Blobs::ByValue(tally) => tally.listed_bytes,
+            Blobs::ByType(_) => 0,
+        };
+        self.names_bytes + self.buf.len() + listed + RESULT_ENVELOPE_BYTES
     }
 
     /// Rows accepted so far.

@@ -46,8 +46,9 @@ pub enum OpenError {
 pub(crate) struct Job {
     pub(crate) plugin: Plugin,
     pub(crate) sql: String,
-    /// Whether the policy classified the statement as a write; picks the writer
-    /// connection. The engine confirms it with its own read-only check.
+    /// Whether the policy classified the (first) statement as a write. With
+    /// [`Job::writes_any`], it picks the writer connection; the engine confirms it with its
+    /// own read-only check.
     pub(crate) writes: bool,
     /// One parameter list per execution: one for a plain request, several for `batch`.
     pub(crate) executions: Vec<Vec<SqlValue>>,
@@ -56,7 +57,20 @@ pub(crate) struct Job {
     pub(crate) timeout_ms: u32,
     pub(crate) max_rows: usize,
     pub(crate) row_format: RowFormat,
+    /// Bytes of encoded rows the reply may hold, for all of the job's statements.
     pub(crate) byte_budget: usize,
+    /// The statements after the first of a `transaction`, in order, run in the same
+    /// database transaction as the first, all or nothing; empty for other requests.
+    pub(crate) then: Vec<Step>,
+}
+
+/// A statement of a transaction after its first, checked by the policy.
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<SqlValue>,
+    /// Whether the policy classified it as a write.
+    pub(crate) writes: bool,
 }
 
 /// What a job produced.
@@ -66,6 +80,16 @@ pub(crate) struct Outcome {
     /// Rows returned for reads; rows affected for writes.
     pub(crate) row_count: u64,
     pub(crate) execution_time: Duration,
+    /// The results of [`Job::then`], in order.
+    pub(crate) then: Vec<StepOutcome>,
+}
+
+/// One statement's result.
+#[derive(Debug)]
+pub(crate) struct StepOutcome {
+    pub(crate) rows: RowSink,
+    /// Rows returned for reads; rows affected for writes.
+    pub(crate) row_count: u64,
 }
 
 /// A write carrying an `Idempotency-Key`, to be looked up before it runs.
@@ -181,6 +205,9 @@ pub(crate) enum ExecError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A statement of a `transaction` failed; the transaction was rolled back.
+    #[error("statement {index} of the transaction: {error}")]
+    InStatement { index: usize, error: Box<ExecError> },
 }
 
 fn denial_message(denial: &Denial, prefix: &str) -> String {
@@ -215,6 +242,25 @@ impl Job {
             max_rows: 1000,
             row_format: RowFormat::Objects,
             byte_budget: 1 << 20,
+            then: Vec::new(),
+        }
+    }
+
+    /// Whether any of the job's statements writes: it then runs on the writer, in a
+    /// read-write transaction.
+    pub(crate) fn writes_any(&self) -> bool {
+        self.writes || self.then.iter().any(|step| step.writes)
+    }
+
+    /// Names the failing statement of a transaction; other jobs' errors stay as they are.
+    pub(crate) fn at_statement(&self, index: usize, error: ExecError) -> ExecError {
+        if self.then.is_empty() {
+            error
+        } else {
+            ExecError::InStatement {
+                index,
+                error: Box::new(error),
+            }
         }
     }
 }
@@ -265,6 +311,15 @@ impl ExecError {
             Self::ParamType { .. } => ErrorCode::ParamTypeError,
             Self::Execution { .. } => ErrorCode::ExecutionError,
             Self::Internal(_) => ErrorCode::InternalError,
+            Self::InStatement { error, .. } => error.code(),
+        }
+    }
+
+    /// The error itself, without the statement it happened in.
+    pub(crate) fn cause(&self) -> &Self {
+        match self {
+            Self::InStatement { error, .. } => error.cause(),
+            other => other,
         }
     }
 
@@ -317,6 +372,10 @@ impl ExecError {
                 }
             }
             Self::Internal(_) => {}
+            Self::InStatement { index, error } => {
+                map = error.details();
+                map.insert("statement_index".into(), json!(index));
+            }
         }
         map
     }

@@ -15,7 +15,9 @@ use sql_core::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::errors;
-use super::run::{Bounded, End, Ran, RequestLimits, abandon, bounded, request_settings, statement};
+use super::run::{
+    Bounded, End, Ran, RequestLimits, abandon, bounded, request_settings, statements,
+};
 use super::tls::Tls;
 use crate::engine::purge::unix_now;
 use crate::engine::slots::SlotPermit;
@@ -178,7 +180,7 @@ async fn serve(
                 let savepoint = tx.savepoint(SAVEPOINT).await.map_err(map)?;
                 let settings = request_settings(&role, &job, &limits)?;
                 let started = Instant::now();
-                let result = statement(
+                let result = statements(
                     savepoint.client(),
                     &savepoint.statement_cache,
                     &job,
@@ -188,14 +190,18 @@ async fn serve(
                 .await;
                 let execution_time = started.elapsed();
                 match result {
-                    Ok(Ran {
-                        rows, row_count, ..
-                    }) => {
+                    Ok((
+                        Ran {
+                            rows, row_count, ..
+                        },
+                        then,
+                    )) => {
                         savepoint.commit().await.map_err(map)?;
                         Ok(Outcome {
                             rows,
                             row_count,
                             execution_time,
+                            then,
                         })
                     }
                     Err(e) => {

@@ -24,7 +24,7 @@ pub(crate) use claim::ClaimedWrite;
 
 use self::roles::Roles;
 pub(crate) use self::run::RequestLimits;
-use self::run::{Bounded, End, bounded, request_settings, statement};
+use self::run::{Bounded, End, bounded, request_settings, statements};
 use self::tls::Tls;
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::FairSlots;
@@ -152,7 +152,7 @@ impl PgEngine {
         let conn = self.connection(job.deadline, timeout_ms).await?;
         let role = self.role(&conn, &job.plugin, timeout_ms).await?;
         let cancel = conn.cancel_token();
-        let read_only = !(job.writes && job.allow_write);
+        let read_only = !(job.writes_any() && job.allow_write);
         let ran = {
             let work = async {
                 let settings = request_settings(&role, &job, &self.limits)?;
@@ -165,13 +165,13 @@ impl PgEngine {
                 };
                 let prelude = format!("START TRANSACTION {mode}; {settings}");
                 let started = Instant::now();
-                let ran = statement(&conn, &conn.statement_cache, &job, &prelude, end).await?;
+                let ran = statements(&conn, &conn.statement_cache, &job, &prelude, end).await?;
                 Ok((ran, started.elapsed()))
             };
             bounded(work, job.deadline, (&cancel, &self.tls), timeout_ms).await
         };
         match ran {
-            Bounded::Finished(Ok((ran, execution_time))) => {
+            Bounded::Finished(Ok(((ran, then), execution_time))) => {
                 if ran.unfinished {
                     run::retire(conn, slot, Some((cancel, self.tls.clone())));
                 }
@@ -179,6 +179,7 @@ impl PgEngine {
                     rows: ran.rows,
                     row_count: ran.row_count,
                     execution_time,
+                    then,
                 })
             }
             Bounded::Finished(Err(e)) => Err(e),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::StatementCache;
 use futures::future::maybe_done;
 use futures::{FutureExt, TryStreamExt, pin_mut};
+use sql_core::value::SqlValue;
 use sql_core::wire::RowFormat;
 use tokio_postgres::{CancelToken, Client};
 
@@ -15,7 +16,7 @@ use super::roles::quoted;
 use super::tls::Tls;
 use super::{errors, values};
 use crate::engine::slots::SlotPermit;
-use crate::engine::{ExecError, Job};
+use crate::engine::{ExecError, Job, StepOutcome};
 use crate::rows::{BlobSource, Flow, RowSink};
 
 /// How long a cancel request, and then the cancelled statement's end, may take before the
@@ -199,8 +200,87 @@ impl Drop for OpenTransaction<'_> {
     }
 }
 
-/// Runs the job's statement (once per parameter list) after `prelude` (see
-/// [`request_settings`]), and ends the transaction as `end` says.
+/// Runs the job's statements after `prelude` (see [`request_settings`]), and ends the
+/// transaction as `end` says: the one statement of most requests in one round trip (see
+/// [`statement`]); a transaction's statements one after the other, each read to its end,
+/// then its end, or a `ROLLBACK` when one fails.
+pub(super) async fn statements(
+    client: &Client,
+    cache: &StatementCache,
+    job: &Job,
+    prelude: &str,
+    end: End,
+) -> Result<(Ran, Vec<StepOutcome>), ExecError> {
+    let first = Part {
+        sql: &job.sql,
+        executions: &job.executions,
+        byte_budget: job.byte_budget,
+        writes: job.writes,
+        drain: job.writes || !job.then.is_empty(),
+    };
+    if job.then.is_empty() {
+        let ran = statement(client, cache, job, first, Some(prelude), end).await?;
+        return Ok((ran, Vec::new()));
+    }
+    // Rolls back on an error or a timeout, unless the caller owns the transaction.
+    let mut transaction = OpenTransaction {
+        client,
+        open: end != End::Caller,
+    };
+    let ran = statement(client, cache, job, first, Some(prelude), End::Caller)
+        .await
+        .map_err(|e| job.at_statement(0, e))?;
+    let mut budget = job.byte_budget.saturating_sub(ran.rows.reply_bytes());
+    let mut then = Vec::with_capacity(job.then.len());
+    for (i, step) in job.then.iter().enumerate() {
+        let part = Part {
+            sql: &step.sql,
+            executions: std::slice::from_ref(&step.params),
+            byte_budget: budget,
+            writes: step.writes,
+            drain: true,
+        };
+        let step_ran = statement(client, cache, job, part, None, End::Caller)
+            .await
+            .map_err(|e| job.at_statement(i + 1, e))?;
+        budget = budget.saturating_sub(step_ran.rows.reply_bytes());
+        then.push(StepOutcome {
+            rows: step_ran.rows,
+            row_count: step_ran.row_count,
+        });
+    }
+    let end_message = match end {
+        End::Commit => Some("COMMIT"),
+        End::Rollback => Some("ROLLBACK"),
+        End::Caller => None,
+    };
+    if let Some(message) = end_message {
+        transaction.open = false;
+        client
+            .batch_execute(message)
+            .await
+            .map_err(|e| errors::map(&e, job.timeout_ms, job.plugin.table_prefix()))?;
+    }
+    Ok((ran, then))
+}
+
+/// One statement of a job for [`statement`]: its text, its parameter lists, its share of
+/// the reply, and how its rows are read.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    sql: &'a str,
+    executions: &'a [Vec<SqlValue>],
+    byte_budget: usize,
+    /// Whether the policy classified it as a write: its row count is the rows affected.
+    writes: bool,
+    /// Whether every row is read even past the limit (a write, which must complete, or a
+    /// statement of a transaction, whose connection goes on), rather than the read cut and
+    /// the connection retired.
+    drain: bool,
+}
+
+/// Runs one statement (once per parameter list) after `prelude`, and ends the
+/// transaction as `end` says.
 ///
 /// Everything is pipelined: the prelude's simple query, the first execution's Bind and
 /// Execute, and (behind the last execution) the transaction's end go out together, and
@@ -213,23 +293,24 @@ impl Drop for OpenTransaction<'_> {
 ///
 /// A read takes no more rows than its limit: past it the result is cut, the function
 /// returns at once, and [`Ran::unfinished`] says the server may still be sending.
-pub(super) async fn statement(
+async fn statement(
     client: &Client,
     cache: &StatementCache,
     job: &Job,
-    prelude: &str,
+    part: Part<'_>,
+    prelude: Option<&str>,
     end: End,
 ) -> Result<Ran, ExecError> {
     let prefix = job.plugin.table_prefix();
     let map = |e: tokio_postgres::Error| {
         if errors::is_stale_plan(&e) {
             // The table changed under the cached statement: prepare it afresh next time.
-            cache.remove(&job.sql, &[]);
+            cache.remove(part.sql, &[]);
         }
         errors::map(&e, job.timeout_ms, prefix)
     };
-    let statement = cache.prepare(client, &job.sql).await.map_err(map)?;
-    let expected = job.executions.first().map_or(0, Vec::len);
+    let statement = cache.prepare(client, part.sql).await.map_err(map)?;
+    let expected = part.executions.first().map_or(0, Vec::len);
     if statement.params().len() != expected {
         // The policy counted the placeholders; PostgreSQL sees others (never `$0`...).
         return Err(ExecError::Denied(
@@ -254,7 +335,7 @@ pub(super) async fn statement(
         job.row_format,
         columns,
         job.max_rows,
-        job.byte_budget,
+        part.byte_budget,
         BlobSource::ByType(blob_columns),
     );
     let end_message = match end {
@@ -271,11 +352,13 @@ pub(super) async fn statement(
     let mut row_count = 0u64;
     let mut unfinished = false;
     let mut values = Vec::with_capacity(statement.columns().len());
-    let last = job.executions.len().saturating_sub(1);
-    for (index, params) in job.executions.iter().enumerate() {
-        let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
+    let last = part.executions.len().saturating_sub(1);
+    for (index, params) in part.executions.iter().enumerate() {
+        let in_batch = |e: ExecError| e.in_batch(index, part.executions.len());
         values::check_params(statement.params(), params).map_err(in_batch)?;
-        let prelude = (index == 0).then(|| client.batch_execute(prelude));
+        let prelude = prelude
+            .filter(|_| index == 0)
+            .map(|prelude| client.batch_execute(prelude));
         if prelude.is_some() {
             transaction.open = end != End::Caller;
         }
@@ -318,12 +401,12 @@ pub(super) async fn statement(
             for i in 0..row.len() {
                 values.push(values::column_to_json(&row, i)?);
             }
-            if sink.push(&values) == Flow::Stop && !job.writes {
+            if sink.push(&values) == Flow::Stop && !part.drain {
                 unfinished = true;
                 break;
             }
         }
-        if job.writes {
+        if part.writes {
             row_count += rows.rows_affected().unwrap_or(0);
         }
         if unfinished {
@@ -337,12 +420,12 @@ pub(super) async fn statement(
         }
     }
     // The prelude went out with the first execution, if there was one.
-    let begun = !job.executions.is_empty();
+    let begun = !part.executions.is_empty();
     if let Some(message) = end_message.filter(|_| begun && !early_end && !unfinished) {
         transaction.open = false;
         client.batch_execute(message).await.map_err(map)?;
     }
-    if !job.writes {
+    if !part.writes {
         row_count = sink.len() as u64;
     }
     Ok(Ran {

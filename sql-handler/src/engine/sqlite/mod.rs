@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
-use sql_core::Policy;
+use sql_core::value::SqlValue;
 use sql_core::wire::RowFormat;
+use sql_core::{Plugin, Policy};
 
 pub(crate) use claim::ClaimedWrite;
 pub(crate) use guard::{Guard, GuardMode, GuardSlot};
@@ -37,7 +38,7 @@ use self::pool::{Conn, ConnPool, PoolError};
 use crate::SqliteSynchronous;
 use crate::engine::purge::{DEFAULT_RETENTION, PurgeSchedule};
 use crate::engine::slots::FairSlots;
-use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome};
+use crate::engine::{Claim, Claimed, ExecError, Job, OpenError, Outcome, StepOutcome};
 use crate::migrations::Migration;
 use crate::rows::{BlobSource, Flow, RowSink};
 
@@ -208,7 +209,7 @@ impl SqliteEngine {
     /// reader, in the blocking thread pool or in place when known to take short steps
     /// (`inline`).
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
-        if job.writes {
+        if job.writes_any() {
             return self
                 .writes
                 .write(&self.writer, job, &self.policy, &self.schema)
@@ -226,7 +227,8 @@ impl SqliteEngine {
             let reader = conn.get();
             let version =
                 begin_read(&reader.conn).map_err(|e| ExecError::Internal(e.to_string()))?;
-            if self.inline.allows(&key, version) {
+            // A transaction's further statements were never judged for running in place.
+            if job.then.is_empty() && self.inline.allows(&key, version) {
                 let stop = (Instant::now() + inline::BUDGET).min(deadline);
                 let ran = run_observed(
                     reader,
@@ -258,10 +260,11 @@ impl SqliteEngine {
                 begin_read(&reader.conn).map_err(|e| ExecError::Internal(e.to_string()))?;
             let ran = run_observed(reader, &job, &key, deadline, policy, (&schema, version));
             end_read(&reader.conn);
-            let bounded =
-                ran.outcome
-                    .is_ok()
-                    .then_some((key, ran.schema_version, ran.bounded_steps));
+            let bounded = (ran.outcome.is_ok() && job.then.is_empty()).then_some((
+                key,
+                ran.schema_version,
+                ran.bounded_steps,
+            ));
             ran.outcome.map(|outcome| (outcome, bounded))
         });
         let ran = answer_by(task, deadline, &fate).await;
@@ -442,9 +445,13 @@ impl Fate {
 
 /// The cache key of a job's statement: its plugin and its text (see `run_guarded`).
 fn statement_key(job: &Job) -> String {
+    key_of(&job.plugin, &job.sql)
+}
+
+fn key_of(plugin: &Plugin, sql: &str) -> String {
     // The plugin's name in a leading comment keeps a statement prepared under one
     // plugin's guard from ever serving another plugin. Plugin names cannot contain `*/`.
-    format!("/* {} */ {}", job.plugin.name(), job.sql)
+    format!("/* {} */ {sql}", plugin.name())
 }
 
 /// What running a statement showed besides its outcome.
@@ -523,23 +530,60 @@ fn run_observed(
     let _ = conn.progress_handler(0, None::<fn() -> bool>);
     clock.set(None);
     Ran {
-        outcome: result.map(|(rows, row_count)| Outcome {
-            rows,
-            row_count,
+        outcome: result.map(|(first, then)| Outcome {
+            rows: first.rows,
+            row_count: first.row_count,
             execution_time,
+            then,
         }),
         schema_version,
         bounded_steps: !request_guard.saw_unbounded_call(),
     }
 }
 
+/// Runs the job's statement, then each of a transaction's further statements, in the
+/// connection's open transaction (the caller's: a read transaction, or the writer's
+/// savepoint), sharing the reply's byte budget.
 fn run_guarded(
     conn: &mut Connection,
     job: &Job,
     key: &str,
     slot: &GuardSlot,
     guard: &Guard,
-) -> Result<(RowSink, u64), ExecError> {
+) -> Result<(StepOutcome, Vec<StepOutcome>), ExecError> {
+    let first = run_statement(
+        conn,
+        job,
+        key,
+        &job.executions,
+        job.byte_budget,
+        slot,
+        guard,
+    )
+    .map_err(|e| job.at_statement(0, e))?;
+    let mut budget = job.byte_budget.saturating_sub(first.rows.reply_bytes());
+    let mut then = Vec::with_capacity(job.then.len());
+    for (i, step) in job.then.iter().enumerate() {
+        let key = key_of(&job.plugin, &step.sql);
+        let executions = std::slice::from_ref(&step.params);
+        let outcome = run_statement(conn, job, &key, executions, budget, slot, guard)
+            .map_err(|e| job.at_statement(i + 1, e))?;
+        budget = budget.saturating_sub(outcome.rows.reply_bytes());
+        then.push(outcome);
+    }
+    Ok((first, then))
+}
+
+/// Runs the statement cached under `key` once per parameter list of `executions`.
+fn run_statement(
+    conn: &mut Connection,
+    job: &Job,
+    key: &str,
+    executions: &[Vec<SqlValue>],
+    byte_budget: usize,
+    slot: &GuardSlot,
+    guard: &Guard,
+) -> Result<StepOutcome, ExecError> {
     let map = |e: &rusqlite::Error| match guard.denial() {
         Some(denial) => ExecError::Denied(denial, guard.plugin().table_prefix().to_owned()),
         None => errors::map(e, job.timeout_ms),
@@ -562,15 +606,15 @@ fn run_guarded(
         job.row_format,
         columns,
         job.max_rows,
-        job.byte_budget,
+        byte_budget,
         BlobSource::ByValue,
     );
     let mut row_count = 0u64;
     let column_count = stmt.column_count();
     let mut spare: Vec<values::Cell<'_>> = Vec::with_capacity(column_count);
     let mut is_blob = Vec::with_capacity(column_count);
-    for (index, params) in job.executions.iter().enumerate() {
-        let in_batch = |e: ExecError| e.in_batch(index, job.executions.len());
+    for (index, params) in executions.iter().enumerate() {
+        let in_batch = |e: ExecError| e.in_batch(index, executions.len());
         values::bind(&mut stmt, params, guard.plugin().table_prefix()).map_err(in_batch)?;
         let mut rows = stmt.raw_query();
         loop {
@@ -611,7 +655,10 @@ fn run_guarded(
     if !writes {
         row_count = sink.len() as u64;
     }
-    Ok((sink, row_count))
+    Ok(StepOutcome {
+        rows: sink,
+        row_count,
+    })
 }
 
 /// Decodes column values for tests.
