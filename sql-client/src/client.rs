@@ -76,23 +76,25 @@ struct Inner {
 }
 
 /// One request on its way: everything the send loop and the audit record need.
-struct Call {
+pub(crate) struct Call {
     /// One statement, or a transaction's in order.
-    statements: Vec<Part>,
+    pub(crate) statements: Vec<Part>,
     /// Whether the statements go as a `transaction` (PROTOCOL.md), even only one.
-    transaction: bool,
-    batch: Option<Vec<Vec<Value>>>,
-    timeout: Duration,
-    max_rows: Option<u32>,
-    row_format: RowFormat,
+    pub(crate) transaction: bool,
+    pub(crate) batch: Option<Vec<Vec<Value>>>,
+    pub(crate) timeout: Duration,
+    pub(crate) max_rows: Option<u32>,
+    pub(crate) row_format: RowFormat,
+    /// A read asked for as a stream: the first chunk comes back (`crate::stream`).
+    pub(crate) stream: Option<wire::StreamOptions>,
 }
 
 /// One statement of a call.
-struct Part {
-    kind: StatementKind,
-    sql: Cow<'static, str>,
-    params: Vec<Value>,
-    placeholders: usize,
+pub(crate) struct Part {
+    pub(crate) kind: StatementKind,
+    pub(crate) sql: Cow<'static, str>,
+    pub(crate) params: Vec<Value>,
+    pub(crate) placeholders: usize,
 }
 
 impl Call {
@@ -309,6 +311,51 @@ impl SqlClient {
                 .rows_as()
                 .map_err(|e| SqlError::decode(e.to_string(), &preview))
         })
+    }
+
+    /// Runs a read and yields its rows one by one, converted to `T`, however many there
+    /// are: the handler sends the result in chunks of about 256 kB, each when the rows of
+    /// the one before are used up, so memory stays bounded on both sides (a slow consumer
+    /// slows the handler's reading down instead of piling rows up). No `max_rows` applies
+    /// and nothing is cut: every row comes, or an error ends the stream.
+    ///
+    /// The query's timeout (or the client's) bounds the whole stream, the consumer's time
+    /// included. Dropping the stream early tells the handler to stop. The stream is audited
+    /// as one query when it ends, with the rows it delivered.
+    ///
+    /// # Errors
+    ///
+    /// Each item is a row or the error that ends the stream: those of
+    /// [`SqlClient::select`] for the first chunk, then [`SqlError::Timeout`] past the
+    /// deadline, [`SqlError::Transport`] with code `STREAM_LOST` when the handler serving
+    /// the stream is gone (it stopped or restarted; the stream cannot resume), an error
+    /// reply from the handler, or [`SqlError::Decode`] for a row that does not convert. A
+    /// handler without streams sends one reply: its rows come, then
+    /// [`SqlError::Truncated`] if it had to cut them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt as _;
+    /// use sql_client::{Row, SqlClient, sql};
+    ///
+    /// # async fn run(client: &SqlClient) -> Result<(), sql_client::SqlError> {
+    /// let rows = client.select_stream::<Row>(sql!(plugin = "analytics-db",
+    ///     "SELECT id, name FROM analytics_db__events"));
+    /// let mut rows = std::pin::pin!(rows);
+    /// let mut count = 0;
+    /// while let Some(_row) = rows.try_next().await? {
+    ///     count += 1;
+    /// }
+    /// println!("{count} events");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn select_stream<'a, T: SqlRow + Send + 'a>(
+        &'a self,
+        query: impl SelectQuery,
+    ) -> impl futures_util::Stream<Item = Result<T, SqlError>> + Send + 'a {
+        crate::stream::rows(self, query.into_query())
     }
 
     /// Runs a read and converts its first row, if any. Asks the handler for one row unless
@@ -578,12 +625,27 @@ impl SqlClient {
                 timeout: timeout.unwrap_or(self.inner.config.timeout),
                 max_rows,
                 row_format: row_format.unwrap_or(RowFormat::Objects),
+                stream: None,
             };
             let results = self.run_call(call, refused).await?;
             let count = results.len();
             S::outputs(results)
                 .ok_or_else(|| SqlError::decode(format!("the reply holds {count} results"), ""))
         })
+    }
+
+    /// The NATS connection, the subject prefix, the metrics and the configuration, for
+    /// [`crate::stream`].
+    pub(crate) fn nats(&self) -> &async_nats::Client {
+        &self.inner.nats
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn client_metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The client's metrics now, with its plugin's rate-limit status.
@@ -626,6 +688,7 @@ impl SqlClient {
             timeout: timeout.unwrap_or(self.inner.config.timeout),
             max_rows,
             row_format,
+            stream: None,
         };
         let mut results = self.run_call(call, refused).await?;
         results
@@ -672,7 +735,7 @@ impl SqlClient {
 
     /// A query taken apart for a call, and its own refusal if any: an argument `sql!`
     /// could not encode, or a query checked for another plugin.
-    fn part(&self, query: AnyQuery) -> (Part, Option<SqlError>) {
+    pub(crate) fn part(&self, query: AnyQuery) -> (Part, Option<SqlError>) {
         let preview = query.preview();
         let refused = query.deferred_error().cloned().or_else(|| {
             let plugin = query.plugin().filter(|p| *p != &self.inner.plugin)?;
@@ -698,7 +761,7 @@ impl SqlClient {
 
     /// The local checks before anything is sent: the parameter counts, the batch size,
     /// the timeout and the rate limit (one query per statement).
-    fn check(&self, call: &Call) -> Result<(), SqlError> {
+    pub(crate) fn check(&self, call: &Call) -> Result<(), SqlError> {
         for (index, part) in call.statements.iter().enumerate() {
             let preview = sql_core::query_preview(&part.sql, ERROR_PREVIEW_CHARS);
             let at = |err: SqlError| {
@@ -806,7 +869,7 @@ impl SqlClient {
     }
 
     /// Sends the request, retrying what PROTOCOL.md section 7 allows.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         call: &Call,
         correlation_id: &str,
@@ -843,6 +906,7 @@ impl SqlClient {
         }
         request.batch.clone_from(&call.batch);
         request.row_format = call.row_format;
+        request.stream = call.stream;
         let body: bytes::Bytes = serde_json::to_vec(&request)
             .map_err(|e| {
                 (
@@ -1237,7 +1301,11 @@ impl DeleteQuery for Query<Delete> {}
 
 /// Refuses a result that lost rows the caller did not give up: any cut by the reply's size,
 /// and a cut by `max_rows` unless the query set `max_rows` itself (`asked`).
-fn complete(result: &SqlResult, asked: Option<u32>, preview: &str) -> Result<(), SqlError> {
+pub(crate) fn complete(
+    result: &SqlResult,
+    asked: Option<u32>,
+    preview: &str,
+) -> Result<(), SqlError> {
     let Some(reason) = result.truncated_reason() else {
         return Ok(());
     };

@@ -114,6 +114,7 @@ mod rate_limit;
 mod result;
 mod retry;
 mod row;
+mod stream;
 mod transaction;
 pub mod types;
 

@@ -32,6 +32,8 @@ pub struct SqlResult {
     truncated: Option<TruncatedReason>,
     columns: Arc<[String]>,
     correlation_id: String,
+    /// A stream's chunk: where it stands.
+    stream: Option<sql_core::wire::StreamPosition>,
 }
 
 impl SqlResult {
@@ -78,7 +80,13 @@ impl SqlResult {
             truncated,
             columns,
             correlation_id: String::new(),
+            stream: reply.stream,
         })
+    }
+
+    /// A stream's chunk: where it stands.
+    pub(crate) fn stream_position(&self) -> Option<&sql_core::wire::StreamPosition> {
+        self.stream.as_ref()
     }
 
     pub(crate) fn with_correlation_id(mut self, id: &str) -> Self {

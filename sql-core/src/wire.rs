@@ -32,6 +32,12 @@ pub const MAX_MAX_ROWS: u32 = 100_000;
 pub const MAX_BATCH_ENTRIES: usize = 1000;
 /// Most statements in one `transaction` (**ext**).
 pub const MAX_TRANSACTION_STATEMENTS: usize = 100;
+/// Default `chunk_bytes` of a `stream` (**ext**): the rows of one chunk, encoded.
+pub const DEFAULT_CHUNK_BYTES: u32 = 256 * 1024;
+/// Smallest `chunk_bytes`.
+pub const MIN_CHUNK_BYTES: u32 = 4 * 1024;
+/// Largest `chunk_bytes`; a handler also keeps each chunk under its server's `max_payload`.
+pub const MAX_CHUNK_BYTES: u32 = 8 * 1024 * 1024;
 /// The `query` a client sends beside a `transaction`: no statement, so a handler that does
 /// not know the ext answers `EMPTY_QUERY` and runs nothing, instead of one statement alone.
 pub const TRANSACTION_QUERY: &str = "/* transaction: see the transaction field */";
@@ -190,6 +196,144 @@ pub struct Request {
     /// instead of `query` (which then holds no statement, see [`TRANSACTION_QUERY`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction: Option<Vec<Statement>>,
+    /// **ext**: send the result of a read in chunks, each asked for by the client, rather
+    /// than at most one reply's worth of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamOptions>,
+}
+
+/// How a `stream` (**ext**) is cut.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::{Request, DEFAULT_CHUNK_BYTES};
+///
+/// let request = Request::from_slice(br#"{"query": "SELECT 1", "stream": true}"#)?;
+/// assert_eq!(request.stream.map(|s| s.chunk_bytes), Some(DEFAULT_CHUNK_BYTES));
+/// let request = Request::from_slice(br#"{"query": "SELECT 1", "stream": {"chunk_bytes": 65536}}"#)?;
+/// assert_eq!(request.stream.map(|s| s.chunk_bytes), Some(65536));
+/// # Ok::<(), sql_core::wire::RequestError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// Most bytes of encoded rows per chunk.
+    pub chunk_bytes: u32,
+}
+
+impl StreamOptions {
+    /// Chunks of at most `chunk_bytes` of rows, kept within the protocol's bounds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = sql_core::wire::StreamOptions::new(1);
+    /// assert_eq!(options.chunk_bytes, sql_core::wire::MIN_CHUNK_BYTES);
+    /// ```
+    #[must_use]
+    pub fn new(chunk_bytes: u32) -> Self {
+        Self {
+            chunk_bytes: chunk_bytes.clamp(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES),
+        }
+    }
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self::new(DEFAULT_CHUNK_BYTES)
+    }
+}
+
+/// Where a chunk of a `stream` (**ext**) stands: the stream's id (its subject's last
+/// token), the chunk's number from 0, and whether it is the last.
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::SuccessReply;
+///
+/// let reply: SuccessReply = serde_json::from_str(r#"{"rows": [[1]], "row_count": 1, "execution_time_ms": 0.1,
+///     "truncated": false, "columns": ["x"], "stream": {"id": "a1", "seq": 0, "done": false}}"#)?;
+/// let position = reply.stream.expect("a chunk");
+/// assert_eq!((position.seq, position.done), (0, false));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StreamPosition {
+    /// The stream's id: the next chunks are asked for on [`stream_subject`] with it.
+    pub id: String,
+    /// This chunk's number, from 0.
+    pub seq: u64,
+    /// Whether this is the last chunk.
+    pub done: bool,
+}
+
+impl StreamPosition {
+    /// A position.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let position = sql_core::wire::StreamPosition::new("a1", 3, true);
+    /// assert!(position.done);
+    /// ```
+    #[must_use]
+    pub fn new(id: impl Into<String>, seq: u64, done: bool) -> Self {
+        Self {
+            id: id.into(),
+            seq,
+            done,
+        }
+    }
+}
+
+/// What a client sends on a stream's subject: the next chunk's number, or the end of its
+/// interest (`cancel`).
+///
+/// # Examples
+///
+/// ```
+/// use sql_core::wire::StreamNext;
+///
+/// let next: StreamNext = serde_json::from_str(r#"{"seq": 4}"#)?;
+/// assert_eq!(next, StreamNext::Chunk { seq: 4 });
+/// let cancel: StreamNext = serde_json::from_str(r#"{"cancel": true}"#)?;
+/// assert_eq!(cancel, StreamNext::Cancel { cancel: true });
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum StreamNext {
+    /// Send chunk `seq`.
+    Chunk {
+        /// The chunk's number: the one after the last received.
+        seq: u64,
+    },
+    /// Stop the stream; no reply is sent.
+    Cancel {
+        /// Always true.
+        cancel: bool,
+    },
+}
+
+/// The subject a stream's next chunks are asked for on: `<prefix>.<plugin>.stream.<id>`.
+///
+/// # Examples
+///
+/// ```
+/// let plugin = sql_core::Plugin::new("analytics-db")?;
+/// assert_eq!(
+///     sql_core::wire::stream_subject("rosey.db.sql", &plugin, "a1"),
+///     "rosey.db.sql.analytics-db.stream.a1"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+pub fn stream_subject(prefix: &str, plugin: &Plugin, id: &str) -> String {
+    format!("{prefix}.{}.stream.{id}", plugin.name())
 }
 
 /// One statement of a `transaction` (**ext**): its SQL, trimmed, and its parameters.
@@ -253,6 +397,7 @@ impl Request {
             batch: None,
             row_format: RowFormat::Objects,
             transaction: None,
+            stream: None,
         }
     }
 
@@ -328,6 +473,13 @@ impl Request {
             None => None,
             Some(value) => Some(transaction_statements(value, &params, batch.is_some())?),
         };
+        let stream = match fields.remove("stream") {
+            None => None,
+            Some(value) => Some(stream_options(
+                value,
+                batch.is_some() || transaction.is_some(),
+            )?),
+        };
         Ok(Self {
             query,
             params,
@@ -337,7 +489,35 @@ impl Request {
             batch,
             row_format,
             transaction,
+            stream,
         })
+    }
+}
+
+fn stream_options(value: Value, with_more: bool) -> Result<StreamOptions, RequestError> {
+    const FIELD: &str = "stream";
+    if with_more {
+        return Err(RequestError::new(
+            FIELD,
+            "only a single read is streamed: not a batch or a transaction",
+        ));
+    }
+    match value {
+        Value::Bool(true) => Ok(StreamOptions::default()),
+        Value::Object(mut fields) => Ok(StreamOptions {
+            chunk_bytes: bounded_int(
+                &mut fields,
+                "chunk_bytes",
+                DEFAULT_CHUNK_BYTES,
+                MIN_CHUNK_BYTES,
+                MAX_CHUNK_BYTES,
+            )
+            .map_err(|e| RequestError::new(FIELD, e.to_string()))?,
+        }),
+        _ => Err(RequestError::new(
+            FIELD,
+            "stream must be true or an object with chunk_bytes",
+        )),
     }
 }
 
@@ -603,6 +783,10 @@ pub struct SuccessReply<R = Value> {
         bound(deserialize = "R: Deserialize<'de>")
     )]
     pub results: Option<Vec<SuccessReply<R>>>,
+    /// **ext**: a chunk of a `stream`: where it stands. `rows` and `row_count` are the
+    /// chunk's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamPosition>,
 }
 
 /// `results`' default: a path, since `default` alone would ask `R: Default` of every row
@@ -634,6 +818,7 @@ impl<R> SuccessReply<R> {
             blob_columns: None,
             blob_values: Vec::new(),
             results: None,
+            stream: None,
         }
     }
 

@@ -21,6 +21,10 @@ use crate::metrics::{Metrics, RequestFacts};
 use crate::rate_limit::PluginLimiter;
 use crate::verdicts::Verdicts;
 
+mod stream;
+
+pub(crate) use stream::Streaming;
+
 /// Room kept in every reply for the envelope around the rows and for NATS headers.
 const REPLY_RESERVE_BYTES: usize = 4096;
 
@@ -46,10 +50,20 @@ pub(crate) struct Incoming<'a> {
     pub(crate) received: Instant,
 }
 
-/// What one request produced: the reply body.
-#[derive(Debug)]
-pub(crate) struct Handled {
+/// What one request produced: the reply body, and for a `stream` whose rows did not all
+/// fit its first chunk, the stream to serve on.
+pub(crate) struct Handled<'a> {
     pub(crate) body: Vec<u8>,
+    pub(crate) stream: Option<Box<Streaming<'a>>>,
+}
+
+impl std::fmt::Debug for Handled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handled")
+            .field("body_bytes", &self.body.len())
+            .field("streaming", &self.stream.is_some())
+            .finish()
+    }
 }
 
 /// A reply and the facts about it that audit records and metrics need.
@@ -65,6 +79,12 @@ struct Replied {
     replayed: bool,
     /// A transaction's row count of each statement, when it ran.
     statement_rows: Vec<u64>,
+}
+
+/// How a request ran: answered, or a stream begun with its first chunk.
+enum Ran<'a> {
+    Replied(Replied),
+    Streaming(Vec<u8>, Box<Streaming<'a>>),
 }
 
 /// Facts gathered while a request moves through the stages.
@@ -88,20 +108,31 @@ struct StatementFacts {
 
 impl Pipeline {
     /// Handles one request and always produces a reply.
-    pub(crate) async fn handle(&self, incoming: &Incoming<'_>) -> Handled {
-        let _in_flight = self.metrics.in_flight();
+    pub(crate) async fn handle(&self, incoming: &Incoming<'_>) -> Handled<'_> {
+        let in_flight = self.metrics.in_flight();
         let mut progress = Progress::default();
         let replied = match self.run(incoming, &mut progress).await {
-            Ok(replied) => replied,
+            Ok(Ran::Replied(replied)) => replied,
+            Ok(Ran::Streaming(first, stream)) => {
+                // Audited when it ends, as one request.
+                return Handled {
+                    body: first,
+                    stream: Some(stream.with(progress, in_flight)),
+                };
+            }
             Err(failure) => self.failed(&failure, &progress, incoming.correlation_id),
         };
+        drop(in_flight);
         self.account(
             &progress,
             incoming.correlation_id,
             incoming.received.elapsed(),
             &replied,
         );
-        Handled { body: replied.body }
+        Handled {
+            body: replied.body,
+            stream: None,
+        }
     }
 
     /// The reply to a request refused before it ran, such as at the concurrency cap.
@@ -110,14 +141,17 @@ impl Pipeline {
         plugin: Option<Plugin>,
         failure: &Failure,
         correlation_id: &str,
-    ) -> Handled {
+    ) -> Handled<'_> {
         let progress = Progress {
             plugin,
             ..Progress::default()
         };
         let replied = self.failed(failure, &progress, correlation_id);
         self.account(&progress, correlation_id, Duration::ZERO, &replied);
-        Handled { body: replied.body }
+        Handled {
+            body: replied.body,
+            stream: None,
+        }
     }
 
     /// Emits the audit record and counts the request in the metrics.
@@ -176,7 +210,7 @@ impl Pipeline {
         &self,
         incoming: &Incoming<'_>,
         progress: &mut Progress,
-    ) -> Result<Replied, Failure> {
+    ) -> Result<Ran<'_>, Failure> {
         let plugin = incoming.plugin.clone()?;
         progress.plugin = Some(plugin.clone());
         let request = Request::from_slice(incoming.payload)?;
@@ -226,15 +260,28 @@ impl Pipeline {
             {
                 self.run_idempotent(request, verdicts, plugin, &key, incoming, progress)
                     .await
+                    .map(Ran::Replied)
+            }
+            _ if request.stream.is_some() => {
+                let verdicts = verdicts?;
+                if verdicts.iter().any(Verdict::writes) {
+                    return Err(Failure::Request(RequestError::new(
+                        "stream",
+                        "only a read can be streamed",
+                    )));
+                }
+                let options = request.stream.unwrap_or_default();
+                let job = self.job(request, &verdicts, plugin, incoming.received)?;
+                self.open_stream(job, options, incoming).await
             }
             _ => {
                 let transaction = request.transaction.is_some();
                 let job = self.job(request, &verdicts?, plugin, incoming.received)?;
                 let outcome = self.engine.execute(job).await;
-                Ok(succeeded(
+                Ok(Ran::Replied(succeeded(
                     in_transaction(outcome, transaction)?,
                     transaction,
-                ))
+                )))
             }
         }
     }
@@ -369,6 +416,7 @@ impl Pipeline {
             row_format: request.row_format,
             byte_budget: self.max_payload.saturating_sub(REPLY_RESERVE_BYTES),
             then,
+            chunks: None,
         })
     }
 
@@ -490,6 +538,7 @@ fn succeeded(outcome: Outcome, transaction: bool) -> Replied {
         columns: Vec::new(),
         blob_columns: Vec::new(),
         blob_values: Vec::new(),
+        stream: None,
     };
     let mut body = envelope(b"", &tail);
     // `envelope` ends with the tail's closing brace: `results` goes in before it.
@@ -591,10 +640,22 @@ struct ReplyTail {
     blob_columns: Vec<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     blob_values: Vec<[usize; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<wire::StreamPosition>,
 }
 
 /// One statement's result as a success reply.
 fn result_body(rows: crate::rows::RowSink, row_count: u64, execution_time: Duration) -> Vec<u8> {
+    chunk_body(rows, row_count, execution_time, None)
+}
+
+/// A result as a success reply, with its place in a stream when it is a chunk of one.
+fn chunk_body(
+    rows: crate::rows::RowSink,
+    row_count: u64,
+    execution_time: Duration,
+    stream: Option<wire::StreamPosition>,
+) -> Vec<u8> {
     let encoded = rows.finish();
     let tail = ReplyTail {
         row_count,
@@ -604,6 +665,7 @@ fn result_body(rows: crate::rows::RowSink, row_count: u64, execution_time: Durat
         columns: encoded.columns,
         blob_columns: encoded.blob_columns,
         blob_values: encoded.blob_values,
+        stream,
     };
     envelope(&encoded.rows, &tail)
 }

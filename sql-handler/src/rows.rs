@@ -50,6 +50,8 @@ pub(crate) struct RowSink {
     byte_budget: usize,
     /// What the column names and the largest `blob_columns` take in the reply.
     names_bytes: usize,
+    /// The budget given, for the next chunk of a stream ([`RowSink::take_chunk`]).
+    initial_budget: usize,
     /// The inside of the JSON `rows` array.
     buf: Vec<u8>,
     count: usize,
@@ -209,6 +211,7 @@ impl RowSink {
             max_rows,
             byte_budget: byte_budget.saturating_sub(names_bytes + blob_columns_bytes),
             names_bytes: names_bytes + blob_columns_bytes,
+            initial_budget: byte_budget,
             buf: Vec::new(),
             count: 0,
             truncated: None,
@@ -284,6 +287,23 @@ impl RowSink {
             Blobs::ByType(_) => 0,
         };
         self.names_bytes + self.buf.len() + listed + RESULT_ENVELOPE_BYTES
+    }
+
+    /// The rows so far, as one chunk of a stream, leaving an empty sink for the next
+    /// chunk: the same columns, limit and budget.
+    pub(crate) fn take_chunk(&mut self) -> Self {
+        let blobs = match &self.blobs {
+            Blobs::ByType(columns) => BlobSource::ByType(columns.clone()),
+            Blobs::ByValue(_) => BlobSource::ByValue,
+        };
+        let next = Self::new(
+            self.format,
+            self.columns.clone(),
+            self.max_rows,
+            self.initial_budget,
+            blobs,
+        );
+        std::mem::replace(self, next)
     }
 
     /// Rows accepted so far.

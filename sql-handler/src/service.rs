@@ -311,6 +311,7 @@ impl Handler {
         };
         let client = self.client.clone();
         let pipeline = Arc::clone(&self.pipeline);
+        let prefix = self.subject_prefix.clone();
         // The share is the subject's plugin's; subjects that name none share one.
         let sender = plugin.as_ref().map_or("", |plugin| plugin.name());
         match admission.admit(sender) {
@@ -327,8 +328,22 @@ impl Handler {
                             received,
                         })
                         .await;
-                    drop(permit);
-                    send(&client, reply_to, &correlation_id, handled.body).await;
+                    match (handled.stream, plugin) {
+                        (Some(stream), Ok(plugin)) => {
+                            let first = Reply {
+                                to: reply_to,
+                                correlation_id: &correlation_id,
+                            };
+                            // A stream is in flight, and keeps its share, until it ends.
+                            serve_stream(&client, &prefix, &plugin, first, handled.body, stream)
+                                .await;
+                            drop(permit);
+                        }
+                        _ => {
+                            drop(permit);
+                            send(&client, reply_to, &correlation_id, handled.body).await;
+                        }
+                    }
                 }));
             }
             Err(over) => {
@@ -438,6 +453,91 @@ fn correlation_id(headers: Option<&HeaderMap>) -> String {
         .map(|v| v.as_str())
         .filter(|v| wire::is_valid_header_value(v))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// Where a stream's first chunk goes.
+struct Reply<'a> {
+    to: async_nats::Subject,
+    correlation_id: &'a str,
+}
+
+/// Serves a stream after its first chunk: each chunk goes to the request for it, sent on
+/// the stream's own subject (PROTOCOL.md section 2, `stream`), until the last, a cancel,
+/// or the deadline.
+///
+/// The subject is subscribed to before the first chunk is sent, so the client's request
+/// for the second always finds it; it names the plugin, which the NATS permissions
+/// reserve to that plugin's user, and an id nobody else learns.
+async fn serve_stream(
+    client: &async_nats::Client,
+    prefix: &str,
+    plugin: &sql_core::Plugin,
+    first: Reply<'_>,
+    body: Vec<u8>,
+    mut stream: Box<crate::pipeline::Streaming<'_>>,
+) {
+    let correlation_id = first.correlation_id;
+    let subject = wire::stream_subject(prefix, plugin, stream.id());
+    let mut requests = match client.subscribe(subject).await {
+        Ok(requests) => requests,
+        Err(e) => {
+            tracing::error!(correlation_id, error = %e, "cannot subscribe to a stream's subject");
+            let failure = Failure::Exec(crate::engine::ExecError::Internal(format!(
+                "cannot serve the stream: {e}"
+            )));
+            send(client, first.to, correlation_id, stream.refusal(&failure)).await;
+            stream.end(Some(failure.code())).await;
+            return;
+        }
+    };
+    send(client, first.to, correlation_id, body).await;
+    // A request for the last chunk right at the deadline is still answered (`TIMEOUT`).
+    let wait_until = stream.deadline() + Duration::from_millis(100);
+    let outcome = loop {
+        let message = match tokio::time::timeout_at(wait_until.into(), requests.next()).await {
+            Ok(Some(message)) => message,
+            // The client stopped asking: the stream ends at its deadline.
+            Err(_) => break Some(sql_core::ErrorCode::Timeout),
+            Ok(None) => break Some(sql_core::ErrorCode::InternalError),
+        };
+        let next = serde_json::from_slice::<wire::StreamNext>(&message.payload);
+        let Some(reply_to) = message.reply else {
+            // A cancel needs no answer; anything else without a reply subject is ignored.
+            if matches!(next, Ok(wire::StreamNext::Cancel { .. })) {
+                break None;
+            }
+            continue;
+        };
+        let body = match next {
+            Ok(wire::StreamNext::Chunk { seq }) if seq == stream.next_seq() => stream.next().await,
+            Ok(wire::StreamNext::Cancel { .. }) => {
+                send(client, reply_to, correlation_id, b"{}".to_vec()).await;
+                break None;
+            }
+            Ok(wire::StreamNext::Chunk { seq }) => {
+                stream.refusal(&Failure::Request(RequestError::new(
+                    "seq",
+                    format!(
+                        "the stream's next chunk is {}, not {seq}",
+                        stream.next_seq()
+                    ),
+                )))
+            }
+            other => stream.refusal(&Failure::Request(RequestError::new(
+                "body",
+                format!(
+                    "a stream takes {{\"seq\": n}} or {{\"cancel\": true}}{}",
+                    other.err().map(|e| format!(": {e}")).unwrap_or_default()
+                ),
+            ))),
+        };
+        send(client, reply_to, correlation_id, body).await;
+        if stream.is_done() {
+            break None;
+        }
+    };
+    let _ = requests.unsubscribe().await;
+    stream.end(outcome).await;
 }
 
 async fn send(

@@ -146,15 +146,14 @@ fn an_unsupported_database_url_is_refused_without_echoing_secrets() {
     );
 }
 
-#[tokio::test]
-async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
-    let nats = NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
+/// The binary serving a fresh SQLite database in `dir` over `nats`, its stderr piped,
+/// once it answers a query; and a client connection.
+async fn serving(nats: &NatsServer, dir: &Path) -> (tokio::process::Child, async_nats::Client) {
     write(
-        &dir.path().join("migrations/analytics-db/001_init.sql"),
+        &dir.join("migrations/analytics-db/001_init.sql"),
         "CREATE TABLE analytics_db__t (a INTEGER);",
     );
-    let mut child = tokio::process::Command::new(BIN)
+    let child = tokio::process::Command::new(BIN)
         .args([
             "--nats-url",
             &nats.url(),
@@ -162,9 +161,9 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
             "json",
             "--migrations",
         ])
-        .arg(dir.path().join("migrations"))
+        .arg(dir.join("migrations"))
         .arg("--database")
-        .arg(format!("sqlite://{}", dir.path().join("h.db").display()))
+        .arg(format!("sqlite://{}", dir.join("h.db").display()))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -190,6 +189,67 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (child, client)
+}
+
+fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// A stream whose handler dies between chunks ends with `STREAM_LOST`, at once, after
+/// the rows that came.
+#[tokio::test]
+async fn a_stream_whose_handler_dies_ends_with_a_clear_error() {
+    use futures::TryStreamExt as _;
+
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, client) = serving(&nats, dir.path()).await;
+    let client = sql_client::SqlClient::new(client, "analytics-db").unwrap();
+    let query = sql_client::Query::<sql_client::Select>::checked(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT x FROM c",
+        client.plugin(),
+    )
+    .unwrap()
+    .timeout(Duration::from_secs(20));
+    let rows = client.select_stream::<sql_client::Row>(query);
+    let mut rows = std::pin::pin!(rows);
+    let first = rows.try_next().await.unwrap().unwrap();
+    assert_eq!(first.get::<i64>("x").unwrap(), 1);
+    signal(&child, "-KILL");
+    child.wait().await.unwrap();
+    let started = Instant::now();
+    let mut came = 1;
+    let err = loop {
+        match rows.try_next().await {
+            Ok(Some(_)) => came += 1,
+            Ok(None) => panic!("the stream ended without its rows after {came}"),
+            Err(err) => break err,
+        }
+    };
+    assert!(came < 200_000, "{came}");
+    assert_eq!(err.code(), "STREAM_LOST", "{err}");
+    assert!(matches!(err, sql_client::SqlError::Transport(_)), "{err}");
+    assert!(err.message().contains("cannot resume"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "told at once, not at the deadline: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, client) = serving(&nats, dir.path()).await;
 
     let inbox = client.new_inbox();
     let mut replies = client.subscribe(inbox.clone()).await.unwrap();
@@ -212,14 +272,7 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
         .unwrap()
         .unwrap();
 
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&child, "-TERM");
 
     let message = tokio::time::timeout(Duration::from_secs(30), replies.next())
         .await

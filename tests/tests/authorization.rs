@@ -118,6 +118,62 @@ async fn each_plugin_gets_its_own_queries_answered() {
     deployment.stop().await;
 }
 
+/// A streamed read works under the deployment's permissions, and its subject is its
+/// plugin's alone: another plugin's user cannot ask for its chunks.
+#[tokio::test]
+async fn streams_are_served_and_stay_their_plugins() {
+    use futures::TryStreamExt as _;
+
+    let deployment = Deployment::start().await;
+    let analytics = deployment
+        .client("analytics-db", ANALYTICS_PASSWORD, ClientConfig::default())
+        .await;
+    let query = Query::<Select>::checked(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT x FROM c",
+        &Plugin::new("analytics-db").unwrap(),
+    )
+    .unwrap();
+    let count = analytics
+        .select_stream::<Row>(query)
+        .try_fold(0_u64, |n, _| async move { Ok(n + 1) })
+        .await
+        .unwrap();
+    assert_eq!(
+        count, 100_000,
+        "several chunks, each asked for on the stream's subject"
+    );
+
+    // Another plugin's user, publishing on analytics-db's stream subjects.
+    let (events, mut refused) = tokio::sync::mpsc::unbounded_channel();
+    let nats = async_nats::ConnectOptions::with_user_and_password(
+        "quote-db".to_owned(),
+        QUOTE_PASSWORD.to_owned(),
+    )
+    .custom_inbox_prefix("_INBOX_quote-db")
+    .event_callback(move |event| {
+        let _ = events.send(event.to_string());
+        async {}
+    })
+    .connect(deployment.nats.url())
+    .await
+    .unwrap();
+    let subject = "rosey.db.sql.analytics-db.stream.0123456789abcdef";
+    nats.publish(subject, r#"{"seq": 1}"#.into()).await.unwrap();
+    nats.flush().await.unwrap();
+    let violation = tokio::time::timeout(REPLY_WAIT, async {
+        while let Some(event) = refused.recv().await {
+            if event.contains("Permissions Violation") {
+                return event;
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("the server refuses in time");
+    assert!(violation.contains(subject), "{violation}");
+    deployment.stop().await;
+}
+
 #[tokio::test]
 async fn a_request_on_another_plugins_subject_is_refused_at_once() {
     let deployment = Deployment::start().await;

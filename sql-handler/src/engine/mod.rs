@@ -62,6 +62,29 @@ pub(crate) struct Job {
     /// The statements after the first of a `transaction`, in order, run in the same
     /// database transaction as the first, all or nothing; empty for other requests.
     pub(crate) then: Vec<Step>,
+    /// A `stream`'s chunks: each time the rows fill `byte_budget` they go here, and the
+    /// statement waits while the consumer has a chunk it did not take (the channel holds
+    /// one). The outcome's rows are the last chunk.
+    pub(crate) chunks: Option<Chunks>,
+}
+
+/// Where a streamed read's full chunks go.
+pub(crate) type Chunks = tokio::sync::mpsc::Sender<RowSink>;
+
+/// The chunk the consumer took no more: the stream ended (its deadline, a cancel, the
+/// client gone), so the statement stops.
+pub(crate) fn stream_ended(job: &Job) -> ExecError {
+    ExecError::Timeout {
+        timeout_ms: job.timeout_ms,
+    }
+}
+
+/// Whether a row that did not fit `sink` starts the stream's next chunk: the sink is full
+/// of rows (a row alone larger than a chunk is cut like a reply's) and the job streams.
+pub(crate) fn chunk_full(job: &Job, sink: &RowSink) -> bool {
+    job.chunks.is_some()
+        && sink.len() > 0
+        && sink.truncated() == Some(sql_core::wire::TruncatedReason::MaxBytes)
 }
 
 /// A statement of a transaction after its first, checked by the policy.
@@ -243,6 +266,7 @@ impl Job {
             row_format: RowFormat::Objects,
             byte_budget: 1 << 20,
             then: Vec::new(),
+            chunks: None,
         }
     }
 

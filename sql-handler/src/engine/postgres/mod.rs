@@ -182,7 +182,14 @@ impl PgEngine {
                     then,
                 })
             }
-            Bounded::Finished(Err(e)) => Err(e),
+            Bounded::Finished(Err(e)) => {
+                if job.chunks.is_some() {
+                    // A stream stopped mid-read (its client gone, its deadline): the server
+                    // may still be sending its rows.
+                    run::retire(conn, slot, Some((cancel, self.tls.clone())));
+                }
+                Err(e)
+            }
             Bounded::Abandoned => {
                 run::abandon(conn, slot);
                 Err(ExecError::Timeout { timeout_ms })

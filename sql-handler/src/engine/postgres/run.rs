@@ -401,7 +401,20 @@ async fn statement(
             for i in 0..row.len() {
                 values.push(values::column_to_json(&row, i)?);
             }
-            if sink.push(&values) == Flow::Stop && !part.drain {
+            let mut flow = sink.push(&values);
+            if flow == Flow::Stop && crate::engine::chunk_full(job, &sink) {
+                // A stream's chunk is full: it goes to the consumer, and waits for it to
+                // take the one before; the row starts the next chunk.
+                let full = sink.take_chunk();
+                if let Some(chunks) = &job.chunks {
+                    chunks
+                        .send(full)
+                        .await
+                        .map_err(|_| crate::engine::stream_ended(job))?;
+                }
+                flow = sink.push(&values);
+            }
+            if flow == Flow::Stop && !part.drain {
                 unfinished = true;
                 break;
             }

@@ -228,7 +228,8 @@ impl SqliteEngine {
             let version =
                 begin_read(&reader.conn).map_err(|e| ExecError::Internal(e.to_string()))?;
             // A transaction's further statements were never judged for running in place.
-            if job.then.is_empty() && self.inline.allows(&key, version) {
+            // A stream waits for its consumer: never on this thread.
+            if job.then.is_empty() && job.chunks.is_none() && self.inline.allows(&key, version) {
                 let stop = (Instant::now() + inline::BUDGET).min(deadline);
                 let ran = run_observed(
                     reader,
@@ -640,7 +641,18 @@ fn run_statement(
                 is_blob.push(matches!(value, ValueRef::Blob(_)));
                 values.push(values::Cell::from(value));
             }
-            let flow = sink.push_stored(&values, &is_blob);
+            let mut flow = sink.push_stored(&values, &is_blob);
+            if flow == Flow::Stop && crate::engine::chunk_full(job, &sink) {
+                // A stream's chunk is full: it goes to the consumer, and waits for it to
+                // take the one before; the row starts the next chunk.
+                let full = sink.take_chunk();
+                if let Some(chunks) = &job.chunks {
+                    chunks
+                        .blocking_send(full)
+                        .map_err(|_| crate::engine::stream_ended(job))?;
+                }
+                flow = sink.push_stored(&values, &is_blob);
+            }
             spare = values::recycle(values);
             if flow == Flow::Stop && !writes {
                 break;

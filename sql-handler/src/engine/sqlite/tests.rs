@@ -1437,3 +1437,66 @@ async fn every_read_sees_the_writes_acknowledged_before_it() {
         assert_eq!(b, a);
     }
 }
+
+/// A streamed read (`Job::chunks`) fills a chunk, hands it over, fills the next and then
+/// waits for its consumer: the rows it holds stay bounded whatever the result's size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_waits_for_its_consumer_and_stops_without_one() {
+    let f = fixture();
+    let streamed = |n: u32| {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let mut j = job(
+            &format!(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) SELECT x FROM c"
+            ),
+            vec![],
+        );
+        j.byte_budget = 4096;
+        j.max_rows = usize::MAX;
+        j.chunks = Some(sender);
+        (j, receiver)
+    };
+
+    let (j, mut chunks) = streamed(100_000);
+    let running = run(&f, j);
+    tokio::pin!(running);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut running)
+            .await
+            .is_err(),
+        "with no chunk taken, the statement waits"
+    );
+    let mut rows = 0;
+    let mut count = 0;
+    let last = loop {
+        tokio::select! {
+            biased;
+            Some(chunk) = chunks.recv() => {
+                assert!(chunk.len() > 0 && chunk.truncated().is_some());
+                rows += chunk.len();
+                count += 1;
+            }
+            outcome = &mut running => break outcome.unwrap(),
+        }
+    };
+    while let Ok(chunk) = chunks.try_recv() {
+        rows += chunk.len();
+        count += 1;
+    }
+    rows += last.rows.len();
+    assert_eq!(rows, 100_000, "every row, in {count} chunks and the last");
+    assert!(count > 100, "{count}");
+    assert_eq!(last.rows.truncated(), None);
+
+    // Its consumer gone, a stream stops at the next full chunk instead of at its end.
+    let (j, chunks) = streamed(10_000_000);
+    drop(chunks);
+    let started = Instant::now();
+    let err = run(&f, j).await.unwrap_err();
+    assert!(matches!(err, ExecError::Timeout { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
