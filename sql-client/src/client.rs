@@ -267,9 +267,9 @@ impl SqlClient {
     /// rows than came back, the call fails with [`SqlError::Truncated`], unless the query
     /// set [`max_rows`](Query::max_rows) itself and that limit is what cut it (the caller
     /// asked for at most that many). Without `max_rows` the handler sends at most 10,000
-    /// rows, and never more than fit in one NATS reply (`max_payload`, 1 MB by default).
-    /// [`SqlClient::execute`] returns a cut result as it is, with
-    /// [`SqlResult::truncated`].
+    /// rows, and never more than fit in one NATS reply (`max_payload`, 1 MB by default):
+    /// [`SqlClient::select_stream`] reads results of any size. [`SqlClient::execute`]
+    /// returns a cut result as it is, with [`SqlResult::truncated`].
     ///
     /// # Errors
     ///
@@ -1314,14 +1314,16 @@ pub(crate) fn complete(
         TruncatedReason::MaxRows if asked.is_some() => return Ok(()),
         TruncatedReason::MaxRows => format!(
             "the result has more than the {rows} rows that came back (the handler's default \
-             max_rows, {}); set max_rows on the query to the most rows you want (at most {}), \
-             or call execute for the cut result",
+             max_rows, {}); read it with select_stream, which takes every row, set max_rows \
+             on the query to the most rows you want (at most {}), or call execute for the \
+             cut result",
             wire::DEFAULT_MAX_ROWS,
             wire::MAX_MAX_ROWS
         ),
         _ => format!(
             "only {rows} rows of the result fit in one NATS reply (the server's max_payload); \
-             select fewer rows or columns, or call execute for the cut result"
+             read it with select_stream, which takes every row in chunks, or call execute \
+             for the cut result"
         ),
     };
     let mut details = Map::new();
