@@ -127,7 +127,7 @@ impl<'a> Reading<'a> {
     /// Ends the stream with `err`, which its audit record will carry.
     fn failed(&mut self, err: SqlError) -> SqlError {
         let err = err
-            .with_attempts(self.attempts.max(1))
+            .with_attempts(self.attempts)
             .with_correlation_id(&self.correlation_id);
         self.next = Next::Done;
         self.rows = Vec::new().into_iter();
@@ -165,6 +165,14 @@ impl<'a> Reading<'a> {
         let prefix = &self.client.config().subject_prefix;
         let subject = wire::stream_subject(prefix, self.client.plugin(), id);
         let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            // The handler ended the stream at its deadline.
+            return Err(SqlError::Timeout(Box::new(ErrorDetail::new(
+                ErrorCode::Timeout.as_str(),
+                "the stream ran past its timeout before its last chunk was read",
+                &self.preview,
+            ))));
+        }
         let wait = remaining + self.client.config().reply_margin;
         let body = serde_json::to_vec(&StreamNext::Chunk { seq })
             .map_err(|e| SqlError::decode(e.to_string(), &self.preview))?;

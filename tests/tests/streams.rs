@@ -264,3 +264,40 @@ async fn only_a_single_read_is_streamed() {
     assert!(position.done);
     assert_eq!(reply.rows, [json!({"one": 1})]);
 }
+
+/// The query's timeout bounds the whole stream, the consumer's pauses included.
+#[tokio::test]
+async fn a_consumer_too_slow_for_the_timeout_gets_timeout() {
+    let env = TestEnv::start().await;
+    let client = client(&env).await;
+    let query = Query::<Select>::checked(numbers(200_000), &plugin())
+        .unwrap()
+        .timeout(Duration::from_secs(2));
+    let rows = client.select_stream::<Number>(query);
+    let mut rows = std::pin::pin!(rows);
+    assert_eq!(rows.try_next().await.unwrap().unwrap().x, 1);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let err = loop {
+        match rows.try_next().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the stream ended as if complete"),
+            Err(err) => break err,
+        }
+    };
+    assert!(matches!(err, SqlError::Timeout(_)), "{err}");
+    assert_eq!(err.code(), "TIMEOUT");
+    // The handler stopped the statement and audited the stream as timed out.
+    let started = std::time::Instant::now();
+    loop {
+        let records = audit_records(err.detail().correlation_id());
+        if let Some(record) = records.iter().find(|r| r.get("outcome").is_some()) {
+            assert_eq!(record["outcome"], "TIMEOUT");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no audit record"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
