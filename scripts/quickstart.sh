@@ -11,6 +11,8 @@ say "building sql-handler and the quickstart plugin"
 cargo build --quiet -p sql-handler -p example-quickstart
 
 work=$(mktemp -d)
+# The handler's log outlives the run: it holds the audit records.
+kept_log=target/quickstart/handler.log
 pids=()
 cleanup() {
     # The handler first, so that it can drain while NATS is still up.
@@ -18,6 +20,11 @@ cleanup() {
         kill "${pids[$i]}" 2>/dev/null || true
         wait "${pids[$i]}" 2>/dev/null || true
     done
+    if [ -f "$work/handler.log" ]; then
+        mkdir -p "$(dirname "$kept_log")"
+        cp "$work/handler.log" "$kept_log"
+        say "the handler's log is kept at $kept_log: $(grep -c 'sql.audit' "$kept_log" || true) audit records (target sql.audit)"
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,4 +58,4 @@ grep -q "sql-handler ready" "$work/handler.log" || { say "sql-handler did not be
 
 say "running the quickstart plugin"
 ./target/debug/example-quickstart
-say "done; the handler's audit records are in its log (target sql.audit)"
+say "done; stopping the handler and nats-server"

@@ -182,6 +182,21 @@ pub use row::{Row, RowError, SqlRow};
 pub use sql_client_macros::SqlRow;
 /// The shared policy, wire types and value rules.
 pub use sql_core as core;
+
+/// The async-nats this crate is built against: its `Client` is part of this crate's API
+/// ([`SqlClient::new`] takes one), so connecting with this one never mismatches versions.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let nats = sql_client::async_nats::connect("nats://127.0.0.1:4222").await?;
+/// let client = sql_client::SqlClient::new(nats, "analytics-db")?;
+/// # let _ = client;
+/// # Ok(())
+/// # }
+/// ```
+pub use async_nats;
 pub use transaction::Statements;
 #[doc(hidden)]
 pub use transaction::{OneStatement, ResultOf};

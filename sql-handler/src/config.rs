@@ -189,8 +189,9 @@ pub struct Config {
     #[arg(long, env = "SQL_HANDLER_IDEMPOTENCY_RETENTION_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(600..=31_536_000))]
     idempotency_retention_secs: u64,
 
-    /// Serve Prometheus metrics on `http://ADDR/metrics` (`127.0.0.1:0` picks a free port).
-    #[arg(long, env = "SQL_HANDLER_METRICS_ADDR")]
+    /// Serve Prometheus metrics on `http://ADDR/metrics`: `HOST:PORT`, with an IP address or
+    /// a host name such as `localhost` (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "SQL_HANDLER_METRICS_ADDR", value_parser = parse_listen_addr)]
     metrics_addr: Option<SocketAddr>,
 }
 
@@ -452,6 +453,28 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// An address to listen on: `IP:PORT`, or `HOST:PORT` with a name the system resolves
+/// (an IPv4 address of it first, as `localhost` is usually meant).
+fn parse_listen_addr(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    if !value.contains(':') {
+        return Err(format!(
+            "'{value}' has no port: give HOST:PORT, such as 127.0.0.1:9187"
+        ));
+    }
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(value)
+        .map_err(|e| format!("cannot resolve '{value}': {e}"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or_else(|| resolved.first())
+        .copied()
+        .ok_or_else(|| format!("'{value}' resolves to no address"))
+}
+
 // A parser that cannot fail, so clap never echoes the value in an error.
 #[allow(clippy::unnecessary_wraps, reason = "clap's value_parser signature")]
 fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
@@ -661,12 +684,24 @@ impl FromStr for DatabaseUrl {
     type Err = DatabaseUrlError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(path) = s.strip_prefix("sqlite://") {
+        // `sqlite://PATH` (`sqlite:///abs/path` for an absolute one) and the short
+        // `sqlite:PATH` that sqlx also takes.
+        if let Some(path) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
             if path.is_empty() || path == ":memory:" {
                 return Err(DatabaseUrlError(
                     "sqlite:// needs a file path (readers and the writer share one database file)"
                         .to_owned(),
                 ));
+            }
+            if let Some((file, options)) = path.split_once('?') {
+                return Err(DatabaseUrlError(format!(
+                    "sqlite:// takes a file path without options (?{options}): the handler \
+                     opens {file} read-write, creates it when missing, and sets its own modes \
+                     (WAL, --sqlite-synchronous)"
+                )));
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
@@ -768,6 +803,44 @@ mod tests {
         );
         assert_eq!(config.metrics_addr(), Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(config.idempotency_retention(), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn sqlite_url_forms() {
+        let sqlite = |url: &str| url.parse::<DatabaseUrl>();
+        assert_eq!(
+            sqlite("sqlite://data/app.db"),
+            Ok(DatabaseUrl::Sqlite("data/app.db".into()))
+        );
+        assert_eq!(
+            sqlite("sqlite:///var/x.db"),
+            Ok(DatabaseUrl::Sqlite("/var/x.db".into()))
+        );
+        assert_eq!(
+            sqlite("sqlite:/x.db"),
+            Ok(DatabaseUrl::Sqlite("/x.db".into()))
+        );
+        assert_eq!(
+            sqlite("sqlite:x.db"),
+            Ok(DatabaseUrl::Sqlite("x.db".into()))
+        );
+        let err = sqlite("sqlite://x.db?mode=rwc").unwrap_err().to_string();
+        assert!(err.contains("without options (?mode=rwc)"), "{err}");
+        assert!(sqlite("sqlite::memory:").is_err());
+        assert!(sqlite("sqlite://").is_err());
+    }
+
+    #[test]
+    fn the_metrics_address_takes_host_names() {
+        let by_name = parse(&["--metrics-addr", "localhost:9187"]).unwrap();
+        let addr = by_name.metrics_addr().unwrap();
+        assert!(addr.ip().is_loopback() && addr.port() == 9187, "{addr}");
+        let v6 = parse(&["--metrics-addr", "[::1]:9187"]).unwrap();
+        assert_eq!(v6.metrics_addr(), Some("[::1]:9187".parse().unwrap()));
+        let err = parse(&["--metrics-addr", "localhost"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has no port"), "{err}");
     }
 
     #[test]

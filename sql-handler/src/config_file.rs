@@ -49,6 +49,16 @@ pub enum ConfigError {
         /// The key.
         key: String,
     },
+    /// A value the setting does not take.
+    #[error("the configuration file {path} sets '{key}' to an invalid value: {reason}")]
+    FileValue {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// What is wrong with the value.
+        reason: String,
+    },
     /// A value has a type no setting takes.
     #[error(
         "the configuration file {path} sets '{key}' to a table; give a string, number, boolean or a list of them"
@@ -78,19 +88,46 @@ pub(crate) fn load(args: Vec<OsString>) -> Result<Config, ConfigError> {
         for (key, value) in table {
             let values = values(&path, &key, value)?;
             let long = key.replace('_', "-");
-            let id = command
+            let arg = command
                 .get_arguments()
                 .find(|arg| arg.get_long() == Some(long.as_str()) && long != "config")
-                .map(|arg| arg.get_id().clone())
+                .cloned()
                 .ok_or_else(|| ConfigError::UnknownKey {
                     path: path.clone(),
                     key: key.clone(),
                 })?;
-            command = command.mut_arg(id, |arg| arg.default_values(values));
+            // Checked here, so that a bad value is blamed on the file and its key rather
+            // than on the flag the operator never typed.
+            if arg.get_action().takes_values() {
+                for value in &values {
+                    clap::Command::new("sql-handler")
+                        .no_binary_name(true)
+                        .arg(arg.clone())
+                        .try_get_matches_from([format!("--{long}"), value.clone()])
+                        .map_err(|e| ConfigError::FileValue {
+                            path: path.clone(),
+                            key: key.clone(),
+                            reason: reason(value, &e),
+                        })?;
+                }
+            }
+            command = command.mut_arg(arg.get_id().clone(), |arg| arg.default_values(values));
         }
     }
     let matches = command.try_get_matches_from(args)?;
     Ok(Config::from_arg_matches(&matches)?)
+}
+
+/// A value parser's complaint about `value`, without clap's framing (`error: `, the flag,
+/// usage, help hint).
+fn reason(value: &str, error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.rsplit_once("': ") {
+        Some((_, why)) => format!("'{value}': {why}"),
+        None => first.to_owned(),
+    }
 }
 
 /// `--config FILE` or `--config=FILE` from `args`, else `SQL_HANDLER_CONFIG`.
@@ -190,11 +227,21 @@ mod tests {
             load_with("max-concurrency = ", &[]),
             Err(ConfigError::Toml { .. })
         ));
-        // Values are checked as if given as flags.
-        assert!(matches!(
-            load_with("max-concurrency = 0", &[]),
-            Err(ConfigError::Args(_))
-        ));
+        // Values are checked as flags are, and blamed on the file and the key.
+        let err = load_with("max-concurrency = 0", &[]).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::FileValue { key, .. } if key == "max-concurrency"),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("sets 'max-concurrency' to an invalid value: ")
+                && message.contains("sql-handler.toml")
+                && message.contains("1..=10000"),
+            "{message}"
+        );
+        let err = load_with("metrics_addr = \"nowhere\"", &[]).unwrap_err();
+        assert!(err.to_string().contains("'metrics_addr'"), "{err}");
         assert!(matches!(
             load_with("config = \"other.toml\"", &[]),
             Err(ConfigError::UnknownKey { .. })

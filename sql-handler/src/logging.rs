@@ -52,6 +52,8 @@ pub fn init(format: LogFormat) -> LogGuard {
         .finish(BufWriter::<Stderr>::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal, not in a file or a log collector.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
     // A second call (as in tests) finds a subscriber already set; keeping the first is right.
     let installed = match format {

@@ -1,6 +1,7 @@
 //! The `sql-handler` binary: load the configuration (flags, environment, file), set up
 //! logs, serve until SIGINT or SIGTERM, then finish the requests in flight and exit.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use sql_handler::{Config, ConfigError, Handler};
@@ -10,7 +11,19 @@ use sql_handler::{Config, ConfigError, Handler};
 /// process need not wait for them to end.
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes, never a backtrace (which `RUST_BACKTRACE` would
+            // add to a returned error): a refused start is the operator's to read.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let config = match Config::load() {
         Ok(config) => config,
         // clap prints help, version and usage errors itself, with its exit codes.

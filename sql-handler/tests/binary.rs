@@ -146,9 +146,57 @@ fn an_unsupported_database_url_is_refused_without_echoing_secrets() {
     );
 }
 
+/// A database file whose folder is missing is refused naming the folder, not with
+/// SQLite's "unable to open database file".
+#[test]
+fn a_missing_database_folder_is_named() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/app.db");
+    let stderr = refused(
+        &[
+            "--nats-url".as_ref(),
+            nats.url().as_ref(),
+            "--database".as_ref(),
+            format!("sqlite://{}", db.display()).as_ref(),
+        ],
+        &[],
+    );
+    assert!(
+        stderr.contains(&format!(
+            "its folder {} does not exist",
+            dir.path().join("data").display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// A refused start prints its message and causes, and no backtrace even when
+/// `RUST_BACKTRACE` asks for one.
+#[test]
+fn a_refused_start_prints_the_message_alone() {
+    let stderr = refused(
+        &["--database".as_ref(), "mysql://db/x".as_ref()],
+        &[("RUST_BACKTRACE", "1")],
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    assert!(!stderr.contains("Stack"), "{stderr}");
+    assert!(stderr.lines().count() <= 3, "{stderr}");
+}
+
 /// The binary serving a fresh SQLite database in `dir` over `nats`, its stderr piped,
 /// once it answers a query; and a client connection.
 async fn serving(nats: &NatsServer, dir: &Path) -> (tokio::process::Child, async_nats::Client) {
+    serving_with(nats, dir, "json").await
+}
+
+/// [`serving`], writing logs in `log_format`.
+async fn serving_with(
+    nats: &NatsServer,
+    dir: &Path,
+    log_format: &str,
+) -> (tokio::process::Child, async_nats::Client) {
     write(
         &dir.join("migrations/analytics-db/001_init.sql"),
         "CREATE TABLE analytics_db__t (a INTEGER);",
@@ -158,7 +206,7 @@ async fn serving(nats: &NatsServer, dir: &Path) -> (tokio::process::Child, async
             "--nats-url",
             &nats.url(),
             "--log-format",
-            "json",
+            log_format,
             "--migrations",
         ])
         .arg(dir.join("migrations"))
@@ -243,6 +291,28 @@ async fn a_stream_whose_handler_dies_ends_with_a_clear_error() {
         "told at once, not at the deadline: {:?}",
         started.elapsed()
     );
+}
+
+/// Text logs to something that is not a terminal (a file, a collector) carry no colour
+/// codes.
+#[tokio::test]
+async fn text_logs_off_a_terminal_have_no_colour_codes() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _client) = serving_with(&nats, dir.path(), "text").await;
+    signal(&child, "-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        pipe.read_to_string(&mut stderr).await.unwrap();
+    }
+    assert!(stderr.contains("sql-handler ready"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
 #[tokio::test]

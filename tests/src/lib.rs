@@ -501,3 +501,9 @@ pub fn with_correlation_id(id: &str) -> HeaderMap {
     headers.insert(sql_core::wire::CORRELATION_ID_HEADER, id);
     headers
 }
+
+/// The README's Rust blocks, compiled as doctests of this crate (whose `sql!` calls are
+/// checked against the same `analytics-db` schema), so the README cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -28,6 +28,19 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The SQLite file's folder does not exist: the handler creates the file, not its
+    /// folders.
+    #[error(
+        "cannot create SQLite database {}: its folder {} does not exist; create it first",
+        path.display(),
+        folder.display()
+    )]
+    SqliteFolder {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// Its missing folder.
+        folder: std::path::PathBuf,
+    },
     /// PostgreSQL could not be reached, or refused the handler's set-up.
     #[error("cannot use PostgreSQL database {target}: {message}")]
     Postgres {

@@ -23,8 +23,10 @@ use crate::migrations::{Migration, MigrationError};
 const MIGRATION_LOCK: i64 = 0x7371_6c68_6d69_6772;
 
 /// The handler's bookkeeping tables. Their names have no plugin prefix and they are
-/// granted to no role, so no plugin can reach them.
-const SCHEMA: &str = "
+/// granted to no role, so no plugin can reach them. Created on every start, without the
+/// server's "already exists, skipping" notices.
+pub(super) const SCHEMA: &str = "
+SET LOCAL client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS _sql_handler_migrations (
     plugin TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -89,10 +91,10 @@ pub(super) async fn prepare(
         )
         .await
         .map_err(failed)?;
-    } else {
+    } else if set_config_reachable(&*tx).await.map_err(failed)? {
         tracing::warn!(
-            "the handler's PostgreSQL user is not a superuser: set_config() stays executable \
-             by plugin roles, and only the policy refuses it"
+            "plugin roles may execute set_config(): only the policy refuses it; the README's \
+             REVOKE (run as a superuser) makes the database refuse it too"
         );
     }
     tx.commit().await.map_err(failed)?;
@@ -100,6 +102,20 @@ pub(super) async fn prepare(
         apply(client, migration).await?;
     }
     Ok(plugins.into_iter().cloned().collect())
+}
+
+/// Whether a plugin role may execute `set_config` (PUBLIC's grant, as the role without
+/// tables sees it): the privilege itself, whoever revoked it.
+pub(super) async fn set_config_reachable(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT has_function_privilege($1, 'pg_catalog.set_config(text, text, boolean)', 'EXECUTE')",
+            &[&NOBODY],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// Creates `role` unless it exists (roles are shared by every database of the cluster,

@@ -990,3 +990,67 @@ async fn sslmode_require_uses_verified_tls() {
         "{message}"
     );
 }
+
+/// The start's warning about `set_config` follows the privilege itself: after a
+/// superuser's start (which revokes it) plugin roles cannot execute it, and granting it
+/// back is seen.
+#[tokio::test]
+async fn set_config_is_checked_by_its_privilege() {
+    let f = fixture().await;
+    let client = connect(f.db.url()).await;
+    assert!(
+        !super::migrate::set_config_reachable(&client).await.unwrap(),
+        "a superuser's start revokes it"
+    );
+    client
+        .batch_execute(
+            "GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) TO PUBLIC",
+        )
+        .await
+        .unwrap();
+    assert!(super::migrate::set_config_reachable(&client).await.unwrap());
+    client
+        .batch_execute(
+            "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC",
+        )
+        .await
+        .unwrap();
+}
+
+/// The handler's tables are created on every start without a notice each
+/// ("relation ... already exists, skipping") in the log.
+#[tokio::test]
+async fn the_bookkeeping_tables_are_made_again_without_notices() {
+    let f = fixture().await;
+    let (client, mut connection) = tokio_postgres::connect(f.db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (notices, mut received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = futures::StreamExt::next(&mut messages).await {
+            if let tokio_postgres::AsyncMessage::Notice(notice) = message {
+                let _ = notices.send(notice.message().to_owned());
+            }
+        }
+    });
+    // The fixture's start made them; this is the second start's batch.
+    client
+        .batch_execute(&format!("BEGIN; {} COMMIT;", super::migrate::SCHEMA))
+        .await
+        .unwrap();
+    // Without the setting the same batch does notify: the check can fail.
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS _sql_handler_migrations (x int)")
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.contains("already exists"), "{first}");
+    assert!(
+        received.try_recv().is_err(),
+        "only the unsilenced statement notified"
+    );
+}

@@ -149,6 +149,15 @@ impl SqliteEngine {
             path: path.to_owned(),
             source,
         };
+        // SQLite's own word for this is "unable to open database file".
+        if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty())
+            && !folder.is_dir()
+        {
+            return Err(OpenError::SqliteFolder {
+                path: path.to_owned(),
+                folder: folder.to_owned(),
+            });
+        }
         let mut writer = open_conn(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
