@@ -97,10 +97,20 @@ fn list(folder: &Path, dialect: Dialect) -> Result<Vec<(u32, PathBuf)>, String> 
     }
     let mut files = Vec::new();
     for path in paths {
+        if path.is_dir() {
+            return Err(format!(
+                "{} is a folder in a plugin's migrations; only sqlite/ and postgres/ may be",
+                path.display()
+            ));
+        }
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
+        // A README, a `.gitkeep`: no migrations, as the handler reads them too.
+        if !sql_core::is_migration_file(name) {
+            continue;
+        }
         let Some((version, _)) = sql_core::migration_file_name(name) else {
             return Err(format!(
                 "migration file {} must be named NNN_name.sql (digits, '_', then a name of a-z, 0-9 and '_'), as the handler requires",
@@ -173,6 +183,9 @@ mod tests {
         std::fs::write(root.join("sqlite/002_ids.sql"), "").unwrap();
         std::fs::write(root.join("postgres/002_ids.sql"), "").unwrap();
         std::fs::write(root.join("postgres/003_more.sql"), "").unwrap();
+        // Not migrations, as the handler reads them too.
+        std::fs::write(root.join("README.md"), "").unwrap();
+        std::fs::write(root.join("sqlite/.gitkeep"), "").unwrap();
         let names = |dialect| {
             list(&root, dialect)
                 .unwrap()
@@ -198,11 +211,18 @@ mod tests {
                 .unwrap_err()
                 .contains("numbered 1")
         );
-        std::fs::create_dir(root.join("mysql")).unwrap();
+        std::fs::write(root.join("4-more.sql"), "").unwrap();
         assert!(
             list(&root, Dialect::Sqlite)
                 .unwrap_err()
                 .contains("NNN_name.sql")
+        );
+        std::fs::remove_file(root.join("4-more.sql")).unwrap();
+        std::fs::create_dir(root.join("mysql")).unwrap();
+        assert!(
+            list(&root, Dialect::Sqlite)
+                .unwrap_err()
+                .contains("only sqlite/ and postgres/")
         );
         std::fs::remove_dir_all(&root).unwrap();
     }

@@ -48,5 +48,5 @@ pub use rate_limit::{RateLimit, RateLimited, RateStatus, SlidingWindows};
 pub use rewrite::{expand_list_params, strip_nullability_overrides};
 pub use schema::{
     Analysis, Column, NameError, Nullability, OutputColumn, ParamUse, Relation, RelationKind,
-    Schema, SchemaError, SqlType, migration_file_name, migration_folder_dialect,
+    Schema, SchemaError, SqlType, is_migration_file, migration_file_name, migration_folder_dialect,
 };

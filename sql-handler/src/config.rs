@@ -108,9 +108,10 @@ pub struct Config {
     )]
     database: Secret,
 
-    /// Folder of per-plugin migrations, `<dir>/<plugin>/NNN_name.sql`.
-    #[arg(long, env = "SQL_HANDLER_MIGRATIONS")]
-    migrations: Option<PathBuf>,
+    /// Folder of per-plugin migrations, `<dir>/<plugin>/NNN_name.sql`; repeat the flag (or
+    /// separate with `:`) for several, such as one per plugin repository.
+    #[arg(long, env = "SQL_HANDLER_MIGRATIONS", value_delimiter = ':')]
+    migrations: Vec<PathBuf>,
 
     /// Subject prefix; requests arrive on `<prefix>.<plugin>.execute`.
     #[arg(long, env = "SQL_HANDLER_SUBJECT_PREFIX", default_value = DEFAULT_SUBJECT_PREFIX)]
@@ -307,10 +308,10 @@ impl Config {
         self.database.expose().parse()
     }
 
-    /// The migrations folder, when one is configured.
+    /// The migrations folders, none when none is configured.
     #[must_use]
-    pub fn migrations(&self) -> Option<&std::path::Path> {
-        self.migrations.as_deref()
+    pub fn migrations(&self) -> &[PathBuf] {
+        &self.migrations
     }
 
     /// The subject prefix.
@@ -803,6 +804,16 @@ mod tests {
         );
         assert_eq!(config.metrics_addr(), Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(config.idempotency_retention(), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn several_migrations_folders() {
+        let config = parse(&["--migrations", "a", "--migrations", "b:c"]).unwrap();
+        assert_eq!(
+            config.migrations(),
+            [PathBuf::from("a"), PathBuf::from("b"), PathBuf::from("c")]
+        );
+        assert!(parse(&[]).unwrap().migrations().is_empty());
     }
 
     #[test]

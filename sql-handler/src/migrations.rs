@@ -100,6 +100,32 @@ pub enum MigrationError {
     },
 }
 
+/// Reads every migration of several folders (one per plugin repository, say), as
+/// [`discover`] reads one: a plugin's files may be spread over them, but each version is
+/// used once.
+///
+/// # Errors
+///
+/// As [`discover`]; [`MigrationError::DuplicateVersion`] for a version found twice.
+pub(crate) fn discover_all(
+    dirs: &[std::path::PathBuf],
+    dialect: Dialect,
+) -> Result<Vec<Migration>, MigrationError> {
+    let mut found = BTreeMap::new();
+    for dir in dirs {
+        for migration in discover(dir, dialect)? {
+            let key = (migration.plugin.name().to_owned(), migration.version);
+            if let Some(earlier) = found.insert(key, migration) {
+                return Err(MigrationError::DuplicateVersion {
+                    plugin: earlier.plugin.name().to_owned(),
+                    version: earlier.version,
+                });
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
 /// Reads every migration below `dir` for a `dialect` backend, sorted by plugin, then
 /// version: `<dir>/<plugin>/NNN_name.sql`, and `<dir>/<plugin>/<sqlite|postgres>/NNN_name.sql`
 /// for one backend only (the layout `sql!` reads too).
@@ -148,6 +174,15 @@ pub(crate) fn discover(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, M
                 _ => files.push(file),
             }
         }
+        // A README, a `.gitkeep`: not migrations (a folder other than sqlite/ and
+        // postgres/ still is an error, below).
+        files.retain(|file| {
+            file.is_dir()
+                || file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(sql_core::is_migration_file)
+        });
         for file in files {
             let (version, name) = parse_file_name(&file)
                 .ok_or_else(|| MigrationError::BadFileName { path: file.clone() })?;
@@ -255,12 +290,20 @@ mod tests {
         ));
         fs::remove_file(plugin.join("02_again.sql")).unwrap();
 
-        fs::write(plugin.join("notes.txt"), "").unwrap();
+        // Files other than `.sql` are no migrations: passed over, in a backend's folder too.
+        fs::write(plugin.join("README.md"), "# notes").unwrap();
+        fs::write(plugin.join(".gitkeep"), "").unwrap();
+        fs::create_dir(plugin.join("sqlite")).unwrap();
+        fs::write(plugin.join("sqlite/NOTES.txt"), "").unwrap();
+        assert_eq!(discover(dir.path(), Dialect::Sqlite).unwrap().len(), 2);
+        // A `.sql` file badly named is a mistake.
+        fs::write(plugin.join("3-more.sql"), "SELECT 3;").unwrap();
         assert!(matches!(
             discover(dir.path(), Dialect::Sqlite),
             Err(MigrationError::BadFileName { .. })
         ));
-        fs::remove_file(plugin.join("notes.txt")).unwrap();
+        fs::remove_file(plugin.join("3-more.sql")).unwrap();
+        fs::remove_dir_all(plugin.join("sqlite")).unwrap();
 
         fs::create_dir(dir.path().join("Bad_Name")).unwrap();
         assert!(matches!(
@@ -278,6 +321,34 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn several_folders_are_read_together() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::create_dir_all(a.path().join("analytics-db")).unwrap();
+        fs::create_dir_all(b.path().join("quote-db")).unwrap();
+        fs::create_dir_all(b.path().join("analytics-db")).unwrap();
+        fs::write(a.path().join("analytics-db/001_init.sql"), "SELECT 1;").unwrap();
+        fs::write(b.path().join("quote-db/001_init.sql"), "SELECT 2;").unwrap();
+        fs::write(b.path().join("analytics-db/002_more.sql"), "SELECT 3;").unwrap();
+        let dirs = [a.path().to_owned(), b.path().to_owned()];
+        let found = discover_all(&dirs, Dialect::Sqlite).unwrap();
+        let labels: Vec<_> = found.iter().map(Migration::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "analytics-db/001_init.sql",
+                "analytics-db/002_more.sql",
+                "quote-db/001_init.sql"
+            ]
+        );
+        fs::write(b.path().join("analytics-db/001_again.sql"), "SELECT 4;").unwrap();
+        assert!(matches!(
+            discover_all(&dirs, Dialect::Sqlite),
+            Err(MigrationError::DuplicateVersion { version: 1, .. })
+        ));
+        assert!(discover_all(&[], Dialect::Sqlite).unwrap().is_empty());
     }
 
     #[test]

@@ -116,10 +116,7 @@ impl Handler {
             DatabaseUrl::Sqlite(_) => sql_core::Dialect::Sqlite,
             DatabaseUrl::Postgres(_) => sql_core::Dialect::Postgres,
         };
-        let migrations = match config.migrations() {
-            Some(dir) => migrations::discover(dir, dialect)?,
-            None => Vec::new(),
-        };
+        let migrations = migrations::discover_all(config.migrations(), dialect)?;
         // The schema `sql!` checks against: a migration it cannot follow stops the handler
         // too, so the two never disagree about what a plugin's tables are.
         migrations::check_model(&migrations, dialect)?;

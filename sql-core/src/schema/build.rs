@@ -82,6 +82,24 @@ pub fn migration_file_name(file: &str) -> Option<(u32, &str)> {
     Some((digits.parse().ok()?, name))
 }
 
+/// Whether a file of a migrations folder is a migration at all: `.sql` files are (and
+/// must be named `NNN_name.sql`, [`migration_file_name`]); others, such as a README or a
+/// `.gitkeep`, are not and are passed over. The handler and `sql!` both read folders
+/// with this rule.
+///
+/// # Examples
+///
+/// ```
+/// assert!(sql_core::is_migration_file("001_init.sql"));
+/// assert!(sql_core::is_migration_file("1-init.sql"), "a migration, badly named");
+/// assert!(!sql_core::is_migration_file("README.md"));
+/// assert!(!sql_core::is_migration_file(".gitkeep"));
+/// ```
+#[must_use]
+pub fn is_migration_file(file: &str) -> bool {
+    file.ends_with(".sql")
+}
+
 /// The backend a plugin's migration subfolder is for: `sqlite/` or `postgres/`. A
 /// plugin's migrations for a backend are the files of its folder and of that backend's
 /// subfolder, in version order (a version is used once among them); the handler and

@@ -22,7 +22,7 @@ mod types;
 use std::collections::BTreeMap;
 
 pub use analyze::{Analysis, OutputColumn, ParamUse};
-pub use build::{SchemaError, migration_file_name, migration_folder_dialect};
+pub use build::{SchemaError, is_migration_file, migration_file_name, migration_folder_dialect};
 pub use error::NameError;
 pub use types::SqlType;
 
