@@ -674,6 +674,59 @@ impl SqlClient {
             .snapshot(self.inner.limiter.status(self.inner.plugin.name()))
     }
 
+    /// Registers the client's metrics in a Prometheus `registry`, labelled with its plugin:
+    /// counters of queries, errors, retries, rate-limited and slow queries, the query
+    /// duration as a histogram (so instances and plugins aggregate), and the rate limit's
+    /// gauges. The registry may hold the plugin's own metrics and other clients' too.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use sql_client::prometheus_client::registry::Registry;
+    ///
+    /// # fn run(client: &sql_client::SqlClient) -> Result<(), std::fmt::Error> {
+    /// let mut registry = Registry::default();
+    /// client.register_metrics(&mut registry);
+    /// let mut text = String::new();
+    /// sql_client::prometheus_client::encoding::text::encode(&mut text, &registry)?;
+    /// assert!(text.contains("sql_client_query_duration_seconds_bucket"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.record_rate_status();
+        let plugin = self.inner.plugin.name().to_owned();
+        let labelled = registry.sub_registry_with_label(("plugin".into(), plugin.into()));
+        self.inner.metrics.register(labelled);
+    }
+
+    /// The client's metrics in the Prometheus text format, as
+    /// [`SqlClient::register_metrics`] registers them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(client: &sql_client::SqlClient) {
+    /// let text = client.prometheus_text();
+    /// assert!(text.contains("sql_client_queries_total{plugin=\"analytics-db\"}"));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn prometheus_text(&self) -> String {
+        let mut registry = prometheus_client::registry::Registry::default();
+        self.register_metrics(&mut registry);
+        let mut text = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+
+    fn record_rate_status(&self) {
+        self.inner
+            .metrics
+            .record_rate_status(self.inner.limiter.status(self.inner.plugin.name()));
+    }
+
     async fn run<K: Kind, S: Shape>(
         &self,
         query: Query<K, S>,
@@ -1035,6 +1088,7 @@ impl SqlClient {
         let error = result.as_ref().err();
         let got_reply = attempts > 0;
         metrics.record_query(got_reply.then_some(elapsed), error.is_some());
+        self.record_rate_status();
         let threshold = self.inner.config.slow_query_threshold;
         for (index, part) in call.statements.iter().enumerate() {
             // A batch's rows each hold as many values as the statement has placeholders.

@@ -197,6 +197,17 @@ pub use sql_core as core;
 /// # }
 /// ```
 pub use async_nats;
+
+/// The prometheus-client this crate's metrics are built with, for the registry given to
+/// [`SqlClient::register_metrics`].
+///
+/// # Examples
+///
+/// ```
+/// let registry = sql_client::prometheus_client::registry::Registry::default();
+/// # let _ = registry;
+/// ```
+pub use prometheus_client;
 pub use transaction::Statements;
 #[doc(hidden)]
 pub use transaction::{OneStatement, ResultOf};

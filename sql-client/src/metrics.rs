@@ -1,28 +1,55 @@
 //! Query metrics (FR-5, NFR-3): counts, error rate, latency percentiles, the rate-limit
-//! status and slow-query statistics, as a snapshot and in Prometheus text format.
+//! status and slow-query statistics, as a snapshot; and the same as Prometheus metrics
+//! (`prometheus-client`), with the latency as a histogram so that instances aggregate.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 use sql_core::RateStatus;
 
-/// Latencies kept for the percentiles: the most recent queries, so that percentiles follow
-/// current behaviour and memory stays bounded.
+/// Latencies kept for the snapshot's percentiles: the most recent queries, so that they
+/// follow current behaviour and memory stays bounded. Prometheus gets a histogram instead.
 const LATENCY_WINDOW: usize = 4096;
 
 /// Live counters of one client.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Metrics {
-    queries: AtomicU64,
-    errors: AtomicU64,
-    retries: AtomicU64,
-    rate_limited: AtomicU64,
-    slow: AtomicU64,
+    queries: Counter,
+    errors: Counter,
+    retries: Counter,
+    rate_limited: Counter,
+    slow: Counter,
+    duration: Histogram,
+    rate_limit: Gauge,
+    rate_limit_used: Gauge,
+    rate_limit_remaining: Gauge,
     latency: Mutex<Latencies>,
     slow_stats: Mutex<HashMap<String, SlowQueryStats>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            queries: Counter::default(),
+            errors: Counter::default(),
+            retries: Counter::default(),
+            rate_limited: Counter::default(),
+            slow: Counter::default(),
+            // 0.5 ms to about 16 s, as the handler's: a point read to past the longest
+            // timeout.
+            duration: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            rate_limit: Gauge::default(),
+            rate_limit_used: Gauge::default(),
+            rate_limit_remaining: Gauge::default(),
+            latency: Mutex::default(),
+            slow_stats: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -34,11 +61,12 @@ struct Latencies {
 
 impl Metrics {
     pub(crate) fn record_query(&self, latency: Option<Duration>, failed: bool) {
-        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.queries.inc();
         if failed {
-            self.errors.fetch_add(1, Ordering::Relaxed);
+            self.errors.inc();
         }
         if let Some(latency) = latency {
+            self.duration.observe(latency.as_secs_f64());
             let ms = latency.as_secs_f64() * 1000.0;
             let mut l = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
             if l.recent.len() == LATENCY_WINDOW {
@@ -51,15 +79,72 @@ impl Metrics {
     }
 
     pub(crate) fn record_retry(&self) {
-        self.retries.fetch_add(1, Ordering::Relaxed);
+        self.retries.inc();
     }
 
     pub(crate) fn record_rate_limited(&self) {
-        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        self.rate_limited.inc();
+    }
+
+    /// Sets the rate-limit gauges, which Prometheus reads as they were last set.
+    pub(crate) fn record_rate_status(&self, status: RateStatus) {
+        self.rate_limit.set(i64::from(status.limit.max()));
+        self.rate_limit_used.set(i64::from(status.used));
+        self.rate_limit_remaining.set(i64::from(status.remaining));
+    }
+
+    /// Registers the metrics in `registry`, which may hold other clients' (each under its
+    /// own `plugin` label) and the plugin's own metrics.
+    pub(crate) fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "sql_client_queries",
+            "Queries attempted",
+            self.queries.clone(),
+        );
+        registry.register(
+            "sql_client_errors",
+            "Queries that failed, for any reason",
+            self.errors.clone(),
+        );
+        registry.register(
+            "sql_client_retries",
+            "Requests sent again after a transient failure",
+            self.retries.clone(),
+        );
+        registry.register(
+            "sql_client_rate_limited",
+            "Queries refused by the client's rate limiter",
+            self.rate_limited.clone(),
+        );
+        registry.register(
+            "sql_client_slow_queries",
+            "Queries slower than the slow-query threshold",
+            self.slow.clone(),
+        );
+        registry.register(
+            "sql_client_query_duration_seconds",
+            "Time from a query's call to its result, for queries that got a reply",
+            self.duration.clone(),
+        );
+        registry.register(
+            "sql_client_rate_limit",
+            "Queries allowed per rate-limit window",
+            self.rate_limit.clone(),
+        );
+        registry.register(
+            "sql_client_rate_limit_used",
+            "Queries counted in the current rate-limit window",
+            self.rate_limit_used.clone(),
+        );
+        registry.register(
+            "sql_client_rate_limit_remaining",
+            "Queries still allowed in the current rate-limit window",
+            self.rate_limit_remaining.clone(),
+        );
     }
 
     pub(crate) fn record_slow(&self, query_hash: &str, preview: &str, latency: Duration) {
-        self.slow.fetch_add(1, Ordering::Relaxed);
+        self.slow.inc();
         let ms = latency.as_secs_f64() * 1000.0;
         let mut stats = self
             .slow_stats
@@ -81,8 +166,8 @@ impl Metrics {
     }
 
     pub(crate) fn snapshot(&self, rate_limit: RateStatus) -> MetricsSnapshot {
-        let queries = self.queries.load(Ordering::Relaxed);
-        let errors = self.errors.load(Ordering::Relaxed);
+        let queries = self.queries.get();
+        let errors = self.errors.get();
         let latency = {
             let l = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
             let mut sorted: Vec<f64> = l.recent.iter().copied().collect();
@@ -109,9 +194,9 @@ impl Metrics {
         MetricsSnapshot {
             queries,
             errors,
-            retries: self.retries.load(Ordering::Relaxed),
-            rate_limited: self.rate_limited.load(Ordering::Relaxed),
-            slow_queries: self.slow.load(Ordering::Relaxed),
+            retries: self.retries.get(),
+            rate_limited: self.rate_limited.get(),
+            slow_queries: self.slow.get(),
             error_rate: if queries == 0 {
                 0.0
             } else {
@@ -190,104 +275,6 @@ pub struct MetricsSnapshot {
     pub slow_query_stats: Vec<SlowQueryStats>,
 }
 
-impl MetricsSnapshot {
-    /// The snapshot in Prometheus text exposition format, labelled with the plugin.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn f(client: sql_client::SqlClient) {
-    /// let text = client.metrics().to_prometheus(client.plugin().name());
-    /// assert!(text.contains("sql_client_queries_total{plugin="));
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn to_prometheus(&self, plugin: &str) -> String {
-        // Plugin names are a-z, 0-9 and '-': nothing to escape in a label value.
-        let label = format!("plugin=\"{plugin}\"");
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            for (extra, value) in samples {
-                let labels = if extra.is_empty() {
-                    label.clone()
-                } else {
-                    format!("{label},{extra}")
-                };
-                let _ = writeln!(out, "{name}{{{labels}}} {value}");
-            }
-        };
-        let n = |v: u64| v as f64;
-        metric(
-            "sql_client_queries_total",
-            "counter",
-            "Queries attempted.",
-            &[("", n(self.queries))],
-        );
-        metric(
-            "sql_client_errors_total",
-            "counter",
-            "Queries that failed.",
-            &[("", n(self.errors))],
-        );
-        metric(
-            "sql_client_retries_total",
-            "counter",
-            "Requests retried after a transient failure.",
-            &[("", n(self.retries))],
-        );
-        metric(
-            "sql_client_rate_limited_total",
-            "counter",
-            "Queries refused by the rate limiter.",
-            &[("", n(self.rate_limited))],
-        );
-        metric(
-            "sql_client_slow_queries_total",
-            "counter",
-            "Queries slower than the threshold.",
-            &[("", n(self.slow_queries))],
-        );
-        metric(
-            "sql_client_error_rate",
-            "gauge",
-            "Errors over all queries.",
-            &[("", self.error_rate)],
-        );
-        metric(
-            "sql_client_latency_ms",
-            "gauge",
-            "Query latency over recent queries, in milliseconds.",
-            &[
-                ("stat=\"mean\"", self.latency.mean_ms),
-                ("quantile=\"0.5\"", self.latency.p50_ms),
-                ("quantile=\"0.95\"", self.latency.p95_ms),
-                ("quantile=\"0.99\"", self.latency.p99_ms),
-            ],
-        );
-        metric(
-            "sql_client_rate_limit",
-            "gauge",
-            "Queries allowed per window.",
-            &[("", f64::from(self.rate_limit.limit.max()))],
-        );
-        metric(
-            "sql_client_rate_limit_used",
-            "gauge",
-            "Queries counted in the current window.",
-            &[("", f64::from(self.rate_limit.used))],
-        );
-        metric(
-            "sql_client_rate_limit_remaining",
-            "gauge",
-            "Queries still allowed in the current window.",
-            &[("", f64::from(self.rate_limit.remaining))],
-        );
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,44 +335,58 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_text_parses() {
+    fn prometheus_text_has_a_latency_histogram() {
         let m = Metrics::default();
         m.record_query(Some(Duration::from_millis(5)), false);
+        m.record_query(Some(Duration::from_millis(300)), true);
         m.record_retry();
-        let text = m.snapshot(status()).to_prometheus("analytics-db");
-        let mut samples = HashMap::new();
-        for line in text.lines() {
-            if line.starts_with('#') {
-                assert!(
-                    line.starts_with("# HELP ") || line.starts_with("# TYPE "),
-                    "{line}"
-                );
-                continue;
-            }
-            let (series, value) = line.rsplit_once(' ').unwrap();
-            let value: f64 = value.parse().unwrap();
-            let (name, labels) = series.split_once('{').unwrap();
-            assert!(
-                labels.ends_with('}') && labels.contains("plugin=\"analytics-db\""),
-                "{line}"
-            );
-            samples.insert(format!("{name}{{{labels}"), value);
-        }
+        m.record_rate_status(status());
+        let mut registry = Registry::default();
+        m.register(registry.sub_registry_with_label(("plugin".into(), "analytics-db".into())));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let sample = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        };
         assert_eq!(
-            samples["sql_client_queries_total{plugin=\"analytics-db\"}"],
+            sample("sql_client_queries_total{plugin=\"analytics-db\"}"),
+            2.0
+        );
+        assert_eq!(
+            sample("sql_client_errors_total{plugin=\"analytics-db\"}"),
             1.0
         );
         assert_eq!(
-            samples["sql_client_retries_total{plugin=\"analytics-db\"}"],
+            sample("sql_client_retries_total{plugin=\"analytics-db\"}"),
             1.0
         );
         assert_eq!(
-            samples["sql_client_rate_limit_remaining{plugin=\"analytics-db\"}"],
+            sample("sql_client_rate_limit_remaining{plugin=\"analytics-db\"}"),
             97.0
         );
         assert_eq!(
-            samples["sql_client_latency_ms{plugin=\"analytics-db\",quantile=\"0.99\"}"],
-            5.0
+            sample("sql_client_query_duration_seconds_count{plugin=\"analytics-db\"}"),
+            2.0
         );
+        // Cumulative buckets: one query within 8 ms, both within 0.512 s.
+        assert_eq!(
+            sample(
+                "sql_client_query_duration_seconds_bucket{plugin=\"analytics-db\",le=\"0.008\"}"
+            ),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                "sql_client_query_duration_seconds_bucket{plugin=\"analytics-db\",le=\"0.512\"}"
+            ),
+            2.0
+        );
+        assert!(
+            text.contains("# TYPE sql_client_query_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(!text.contains("quantile"), "no hand-made quantile gauges");
     }
 }

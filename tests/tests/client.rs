@@ -585,7 +585,7 @@ async fn metrics_export_as_prometheus_text() {
             None,
         ))
         .await;
-    let text = client.metrics().to_prometheus(PLUGIN);
+    let text = client.prometheus_text();
     let value = |series: &str| -> f64 {
         text.lines()
             .find_map(|l| {
@@ -604,12 +604,37 @@ async fn metrics_export_as_prometheus_text() {
         value("sql_client_errors_total{plugin=\"analytics-db\"}"),
         1.0
     );
-    assert_eq!(value("sql_client_error_rate{plugin=\"analytics-db\"}"), 0.5);
     assert_eq!(
         value("sql_client_rate_limit_used{plugin=\"analytics-db\"}"),
         2.0
     );
-    assert!(value("sql_client_latency_ms{plugin=\"analytics-db\",quantile=\"0.5\"}") > 0.0);
+    // The latency as a histogram, which aggregates across instances; no quantile gauges.
+    assert_eq!(
+        value("sql_client_query_duration_seconds_count{plugin=\"analytics-db\"}"),
+        2.0
+    );
+    assert!(value("sql_client_query_duration_seconds_sum{plugin=\"analytics-db\"}") > 0.0);
+    assert!(!text.contains("quantile"), "{text}");
+
+    // Registered in the plugin's own registry beside another client's.
+    let other = SqlClient::new(
+        async_nats::connect(env.nats.url()).await.unwrap(),
+        "quote-db",
+    )
+    .unwrap();
+    let mut registry = sql_client::prometheus_client::registry::Registry::default();
+    client.register_metrics(&mut registry);
+    other.register_metrics(&mut registry);
+    let mut both = String::new();
+    sql_client::prometheus_client::encoding::text::encode(&mut both, &registry).unwrap();
+    assert!(
+        both.contains("sql_client_queries_total{plugin=\"analytics-db\"} 2"),
+        "{both}"
+    );
+    assert!(
+        both.contains("sql_client_queries_total{plugin=\"quote-db\"} 0"),
+        "{both}"
+    );
 }
 
 /// A relay between clients and a handler listening on another prefix; it loses the reply
