@@ -104,13 +104,19 @@ pub struct Config {
         env = "SQL_HANDLER_DATABASE",
         default_value = "sqlite://sql-handler.db",
         hide_env_values = true,
-        value_parser = parse_secret
+        value_parser = parse_secret,
+        global = true
     )]
     database: Secret,
 
     /// Folder of per-plugin migrations, `<dir>/<plugin>/NNN_name.sql`; repeat the flag (or
     /// separate with `:`) for several, such as one per plugin repository.
-    #[arg(long, env = "SQL_HANDLER_MIGRATIONS", value_delimiter = ':')]
+    #[arg(
+        long,
+        env = "SQL_HANDLER_MIGRATIONS",
+        value_delimiter = ':',
+        global = true
+    )]
     migrations: Vec<PathBuf>,
 
     /// Subject prefix; requests arrive on `<prefix>.<plugin>.execute`.
@@ -190,13 +196,67 @@ pub struct Config {
     #[arg(long, env = "SQL_HANDLER_IDEMPOTENCY_RETENTION_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(600..=31_536_000))]
     idempotency_retention_secs: u64,
 
+    /// Without a command the handler serves; `migrate` runs the migration tooling.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Serve Prometheus metrics on `http://ADDR/metrics`: `HOST:PORT`, with an IP address or
     /// a host name such as `localhost` (`127.0.0.1:0` picks a free port).
     #[arg(long, env = "SQL_HANDLER_METRICS_ADDR", value_parser = parse_listen_addr)]
     metrics_addr: Option<SocketAddr>,
 }
 
+/// A command other than serving.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+#[non_exhaustive]
+pub enum Command {
+    /// The migrations of `--migrations`: what is applied, whether they are valid, the
+    /// next file.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+/// `sql-handler migrate ...`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+#[non_exhaustive]
+pub enum MigrateCommand {
+    /// Each plugin's migrations against `--database`: applied, pending, changed since
+    /// applied, or applied but no longer found. Exits non-zero when one changed or is
+    /// missing (the handler would refuse to start).
+    Status,
+    /// Parses and checks every migration for both backends without applying it to the
+    /// database: the schema model `sql!` uses, and on SQLite the engine's own guard on a
+    /// throw-away database. Exits non-zero on any problem, for CI.
+    Check,
+    /// Creates the plugin's next numbered migration file in the first `--migrations`
+    /// folder, and prints its path.
+    New {
+        /// The plugin, such as `analytics-db`.
+        plugin: String,
+        /// What the migration does, in a-z, 0-9 and `_`, such as `add_score`.
+        name: String,
+    },
+}
+
 impl Config {
+    /// The command to run instead of serving, when one was given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use sql_handler::{Command, Config, MigrateCommand};
+    ///
+    /// let config = Config::try_parse_from(["sql-handler", "migrate", "check", "--migrations", "m"])?;
+    /// assert_eq!(config.subcommand(), Some(&Command::Migrate(MigrateCommand::Check)));
+    /// assert!(Config::try_parse_from(["sql-handler"])?.subcommand().is_none());
+    /// # Ok::<(), clap::Error>(())
+    /// ```
+    #[must_use]
+    pub fn subcommand(&self) -> Option<&Command> {
+        self.command.as_ref()
+    }
+
     /// The configuration of this process: its command line, its environment and the file
     /// of `--config` or `SQL_HANDLER_CONFIG`.
     ///

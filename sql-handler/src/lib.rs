@@ -38,6 +38,7 @@ mod failure;
 mod idempotency;
 pub mod logging;
 mod metrics;
+pub mod migrate_tool;
 mod migrations;
 mod pipeline;
 mod rate_limit;
@@ -46,8 +47,8 @@ mod service;
 mod verdicts;
 
 pub use config::{
-    Config, ConfigError, DatabaseUrl, DatabaseUrlError, LogFormat, PluginRateLimit,
-    PluginRateLimitError, SqliteSynchronous,
+    Command, Config, ConfigError, DatabaseUrl, DatabaseUrlError, LogFormat, MigrateCommand,
+    PluginRateLimit, PluginRateLimitError, SqliteSynchronous,
 };
 pub use engine::OpenError;
 pub use migrations::MigrationError;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sql_handler::{Config, ConfigError, Handler};
+use sql_handler::{Command, Config, ConfigError, Handler};
 
 /// How long the exit waits for statements still running after every request was answered
 /// (one stuck past its deadline inside one SQLite step): none of them can commit, so the
@@ -30,6 +30,15 @@ fn run() -> anyhow::Result<()> {
         Err(ConfigError::Args(e)) => e.exit(),
         Err(e) => return Err(e.into()),
     };
+    if let Some(Command::Migrate(command)) = config.subcommand() {
+        let report = sql_handler::migrate_tool::run(&config, command)?;
+        // The command's output is its result: standard output, for scripts and CI.
+        std::io::Write::write_all(&mut std::io::stdout().lock(), report.text.as_bytes())?;
+        if !report.ok {
+            anyhow::bail!("migrations need attention (see above)");
+        }
+        return Ok(());
+    }
     // Dropped last, after the runtime: every line logged until then is written out.
     let _logs = sql_handler::logging::init(config.log_format());
     let runtime = tokio::runtime::Runtime::new()?;

@@ -171,6 +171,38 @@ fn a_missing_database_folder_is_named() {
     );
 }
 
+/// `migrate check` is for CI: success with a summary, or a non-zero exit naming the file.
+#[test]
+fn migrate_check_exits_non_zero_on_a_bad_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("migrations");
+    write(
+        &folder.join("analytics-db/001_init.sql"),
+        "CREATE TABLE analytics_db__t (a INTEGER);",
+    );
+    let check = || {
+        Command::new(BIN)
+            .args(["migrate", "check", "--migrations"])
+            .arg(&folder)
+            .output()
+            .unwrap()
+    };
+    let good = check();
+    assert!(good.status.success(), "{good:?}");
+    assert!(
+        String::from_utf8_lossy(&good.stdout).contains("pass"),
+        "{good:?}"
+    );
+    write(
+        &folder.join("analytics-db/002_bad.sql"),
+        "CREATE TABLE quote_db__t (a INTEGER);",
+    );
+    let bad = check();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("002_bad.sql"), "{stderr}");
+}
+
 /// A refused start prints its message and causes, and no backtrace even when
 /// `RUST_BACKTRACE` asks for one.
 #[test]

@@ -139,6 +139,15 @@ pub(crate) struct Claim {
     pub(crate) timeout_ms: u32,
 }
 
+/// A migration as a database records it, for `sql-handler migrate status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub(crate) plugin: String,
+    pub(crate) version: u32,
+    pub(crate) name: String,
+    pub(crate) checksum: String,
+}
+
 /// A reply as recorded for replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Recorded {

@@ -62,6 +62,71 @@ pub(crate) struct PgEngine {
     purge: PurgeSchedule,
 }
 
+/// The migrations the database at `url` records as applied, without changing it: none
+/// when its table does not exist yet.
+pub(crate) async fn applied_migrations(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Vec<crate::engine::Applied>, OpenError> {
+    let config: tokio_postgres::Config = url.parse().map_err(|_| OpenError::Postgres {
+        target: "(the configured URL)".to_owned(),
+        message: "not a valid postgres:// URL".to_owned(),
+    })?;
+    let target = describe_target(&config);
+    let failed = |message: String| OpenError::Postgres {
+        target: target.clone(),
+        message,
+    };
+    let tls = Tls::for_config(&config, ca_file).map_err(failed)?;
+    let connected = match &tls {
+        Tls::Off => tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tokio_postgres::NoTls))
+            .await
+            .map(|r| {
+                r.map(|(client, connection)| {
+                    tokio::spawn(connection);
+                    client
+                })
+            }),
+        Tls::Rustls(connector) => {
+            tokio::time::timeout(CONNECT_TIMEOUT, config.connect(connector.clone()))
+                .await
+                .map(|r| {
+                    r.map(|(client, connection)| {
+                        tokio::spawn(connection);
+                        client
+                    })
+                })
+        }
+    };
+    let client = connected
+        .map_err(|_| failed(format!("no connection within {CONNECT_TIMEOUT:?}")))?
+        .map_err(|e| failed(migrate::describe(&e)))?;
+    let rows = client
+        .query(
+            "SELECT plugin, version, name, checksum FROM _sql_handler_migrations",
+            &[],
+        )
+        .await;
+    match rows {
+        Ok(rows) => rows
+            .iter()
+            .map(|row| {
+                let version: i32 = row.get(1);
+                Ok(crate::engine::Applied {
+                    plugin: row.get(0),
+                    version: u32::try_from(version).map_err(|e| failed(e.to_string()))?,
+                    name: row.get(2),
+                    checksum: row.get(3),
+                })
+            })
+            .collect(),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(failed(migrate::describe(&e))),
+    }
+}
+
 impl PgEngine {
     /// Connects with a pool of `connections`, creates the handler's tables and the
     /// plugins' roles, and applies `migrations`.

@@ -1054,3 +1054,31 @@ async fn the_bookkeeping_tables_are_made_again_without_notices() {
         "only the unsilenced statement notified"
     );
 }
+
+/// `sql-handler migrate status` reads what a start recorded, and nothing before one.
+#[tokio::test]
+async fn applied_migrations_are_read_back() {
+    let f = fixture().await;
+    let applied = super::applied_migrations(f.db.url(), None).await.unwrap();
+    let mut seen: Vec<(String, u32)> = applied
+        .iter()
+        .map(|a| (a.plugin.clone(), a.version))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [("analytics-db".to_owned(), 1), ("quote-db".to_owned(), 1)]
+    );
+    assert!(
+        applied
+            .iter()
+            .all(|a| a.checksum.len() == 64 && a.name == "init")
+    );
+    let empty = TestDatabase::create();
+    assert!(
+        super::applied_migrations(empty.url(), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -349,6 +349,44 @@ impl SqliteEngine {
     }
 }
 
+/// The migrations the database at `path` records as applied, without changing it: none
+/// when the file or its table does not exist yet.
+pub(crate) fn applied_migrations(path: &Path) -> Result<Vec<crate::engine::Applied>, OpenError> {
+    let failed = |source| OpenError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(failed)?;
+    let exists: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sql_handler_migrations'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare("SELECT plugin, version, name, checksum FROM _sql_handler_migrations")
+        .map_err(failed)?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok(crate::engine::Applied {
+                plugin: row.get(0)?,
+                version: row.get(1)?,
+                name: row.get(2)?,
+                checksum: row.get(3)?,
+            })
+        })
+        .map_err(failed)?;
+    rows.collect::<Result<_, _>>().map_err(failed)
+}
+
 /// Opens and configures one connection, with the bounded built-in functions installed
 /// (after the limits they read).
 fn open_conn(path: &Path, flags: OpenFlags) -> rusqlite::Result<Conn> {
