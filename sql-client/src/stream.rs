@@ -244,6 +244,10 @@ impl<'a> Reading<'a> {
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
+        if matches!(self.next, Next::Start(..)) {
+            // Never polled: nothing was checked or sent, so there is nothing to record.
+            return;
+        }
         if let Next::Chunk { id, .. } = &self.next {
             // The consumer stopped early: the handler can stop reading now rather than
             // at the deadline. Best effort; without a runtime the deadline does it.
