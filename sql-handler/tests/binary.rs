@@ -272,6 +272,21 @@ async fn serving_with(
     (child, client)
 }
 
+/// Waits for `child` to exit, expects success, and returns what it wrote on stderr.
+async fn exited_cleanly(child: &mut tokio::process::Child) -> String {
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        pipe.read_to_string(&mut stderr).await.unwrap();
+    }
+    stderr
+}
+
 fn signal(child: &tokio::process::Child, signal: &str) {
     let pid = child.id().unwrap().to_string();
     assert!(
@@ -333,16 +348,7 @@ async fn text_logs_off_a_terminal_have_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, _client) = serving_with(&nats, dir.path(), "text").await;
     signal(&child, "-TERM");
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use tokio::io::AsyncReadExt;
-        pipe.read_to_string(&mut stderr).await.unwrap();
-    }
+    let stderr = exited_cleanly(&mut child).await;
     assert!(stderr.contains("sql-handler ready"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
@@ -387,16 +393,7 @@ async fn sigterm_answers_the_request_in_flight_then_exits_cleanly() {
             message.status
         ),
     }
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use tokio::io::AsyncReadExt;
-        pipe.read_to_string(&mut stderr).await.unwrap();
-    }
+    let stderr = exited_cleanly(&mut child).await;
     // JSON log lines, one of them the audit record of the slow query.
     assert!(
         stderr
