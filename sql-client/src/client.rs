@@ -1054,26 +1054,8 @@ impl SqlClient {
                 });
             }
         };
-        match Reply::<WireRow>::parse(&message.payload) {
-            Ok(Reply::Success(reply)) => {
-                results(reply, call).map_err(|e| SqlError::decode(e, preview))
-            }
-            Ok(Reply::Error(reply)) => {
-                // A transaction's failure names its statement: show that one's query.
-                let preview = reply
-                    .details
-                    .get("statement_index")
-                    .and_then(Value::as_u64)
-                    .and_then(|i| previews.get(usize::try_from(i).ok()?))
-                    .map_or(preview, String::as_str);
-                Err(SqlError::from_reply(reply, preview))
-            }
-            Ok(_) => Err(SqlError::decode("a reply of an unknown shape", preview)),
-            Err(e) => Err(SqlError::decode(
-                format!("the reply is not a protocol reply: {e}"),
-                preview,
-            )),
-        }
+        let reply = decode_reply(&message.payload, preview, previews)?;
+        results(reply, call).map_err(|e| SqlError::decode(e, preview))
     }
 
     fn record(
@@ -1124,6 +1106,33 @@ impl SqlClient {
                 );
             }
         }
+    }
+}
+
+/// A reply body as a success reply, or its error as a [`SqlError`]; a body that is
+/// neither is [`SqlError::Decode`]. Errors show `preview`, or for a transaction's failure
+/// the failing statement's among `previews`.
+pub(crate) fn decode_reply(
+    payload: &[u8],
+    preview: &str,
+    previews: &[String],
+) -> Result<wire::SuccessReply<WireRow>, SqlError> {
+    match Reply::<WireRow>::parse(payload) {
+        Ok(Reply::Success(reply)) => Ok(reply),
+        Ok(Reply::Error(reply)) => {
+            let preview = reply
+                .details
+                .get("statement_index")
+                .and_then(Value::as_u64)
+                .and_then(|i| previews.get(usize::try_from(i).ok()?))
+                .map_or(preview, String::as_str);
+            Err(SqlError::from_reply(reply, preview))
+        }
+        Ok(_) => Err(SqlError::decode("a reply of an unknown shape", preview)),
+        Err(e) => Err(SqlError::decode(
+            format!("the reply is not a protocol reply: {e}"),
+            preview,
+        )),
     }
 }
 

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use futures_util::Stream;
 use serde_json::json;
 use sql_core::ErrorCode;
-use sql_core::wire::{self, Reply, StreamNext, StreamOptions, WireRow};
+use sql_core::wire::{self, StreamNext, StreamOptions};
 
 use crate::audit::AuditRecord;
-use crate::client::{Call, SqlClient, complete};
+use crate::client::{Call, SqlClient, complete, decode_reply};
 use crate::error::{ERROR_PREVIEW_CHARS, ErrorDetail, SqlError};
 use crate::query::{AnyQuery, Query, Select};
 use crate::result::SqlResult;
@@ -185,20 +185,8 @@ impl<'a> Reading<'a> {
             .send_request(subject, request)
             .await
             .map_err(|e| self.lost(&e, wait))?;
-        match Reply::<WireRow>::parse(&message.payload) {
-            Ok(Reply::Success(reply)) => {
-                SqlResult::from_reply(reply).map_err(|e| SqlError::decode(e, &self.preview))
-            }
-            Ok(Reply::Error(reply)) => Err(SqlError::from_reply(reply, &self.preview)),
-            Ok(_) => Err(SqlError::decode(
-                "a reply of an unknown shape",
-                &self.preview,
-            )),
-            Err(e) => Err(SqlError::decode(
-                format!("the reply is not a protocol reply: {e}"),
-                &self.preview,
-            )),
-        }
+        let reply = decode_reply(&message.payload, &self.preview, &[])?;
+        SqlResult::from_reply(reply).map_err(|e| SqlError::decode(e, &self.preview))
     }
 
     fn lost(&self, e: &async_nats::RequestError, wait: Duration) -> SqlError {

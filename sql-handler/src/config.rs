@@ -726,6 +726,27 @@ pub enum DatabaseUrl {
     Postgres(String),
 }
 
+impl DatabaseUrl {
+    /// The SQL dialect of the backend.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sql_handler::DatabaseUrl;
+    ///
+    /// let url: DatabaseUrl = "sqlite://app.db".parse()?;
+    /// assert_eq!(url.dialect(), sql_core::Dialect::Sqlite);
+    /// # Ok::<(), sql_handler::DatabaseUrlError>(())
+    /// ```
+    #[must_use]
+    pub fn dialect(&self) -> sql_core::Dialect {
+        match self {
+            Self::Sqlite(_) => sql_core::Dialect::Sqlite,
+            Self::Postgres(_) => sql_core::Dialect::Postgres,
+        }
+    }
+}
+
 impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

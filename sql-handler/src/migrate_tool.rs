@@ -106,7 +106,7 @@ impl Standing {
 
 fn status(config: &Config) -> Result<Report, MigrateError> {
     let database = config.database()?;
-    let dialect = dialect_of(&database);
+    let dialect = database.dialect();
     let found = migrations::discover_all(config.migrations(), dialect)?;
     let applied = match &database {
         DatabaseUrl::Sqlite(path) => crate::engine::sqlite::applied_migrations(path)?,
@@ -290,13 +290,6 @@ fn write_new(path: &Path, body: &str) -> Result<(), MigrateError> {
     })
 }
 
-fn dialect_of(database: &DatabaseUrl) -> Dialect {
-    match database {
-        DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
-        DatabaseUrl::Postgres(_) => Dialect::Postgres,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -314,6 +307,17 @@ mod tests {
             panic!("not a migrate command: {args:?}")
         };
         run(&config, command)
+    }
+
+    /// A temporary folder holding `migrations/analytics-db/001_init.sql` with `sql`: the
+    /// folder's guard, the migrations folder and the plugin's.
+    fn one_migration(sql: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("migrations");
+        let plugin = folder.join("analytics-db");
+        std::fs::create_dir_all(&plugin).unwrap();
+        std::fs::write(plugin.join("001_init.sql"), sql).unwrap();
+        (dir, folder, plugin)
     }
 
     #[test]
@@ -368,15 +372,9 @@ mod tests {
 
     #[test]
     fn check_passes_good_folders_and_names_the_bad_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let folder = dir.path().join("migrations");
-        let plugin = folder.join("analytics-db");
-        std::fs::create_dir_all(&plugin).unwrap();
-        std::fs::write(
-            plugin.join("001_init.sql"),
+        let (_dir, folder, plugin) = one_migration(
             "CREATE TABLE analytics_db__events (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
-        )
-        .unwrap();
+        );
         std::fs::write(plugin.join("README.md"), "# not a migration").unwrap();
         let folder_arg = folder.to_str().unwrap();
         let report = run_args(&["migrate", "check", "--migrations", folder_arg]).unwrap();
@@ -405,15 +403,7 @@ mod tests {
 
     #[test]
     fn status_compares_files_with_the_database() {
-        let dir = tempfile::tempdir().unwrap();
-        let folder = dir.path().join("migrations");
-        let plugin = folder.join("analytics-db");
-        std::fs::create_dir_all(&plugin).unwrap();
-        std::fs::write(
-            plugin.join("001_init.sql"),
-            "CREATE TABLE analytics_db__a (id INTEGER);",
-        )
-        .unwrap();
+        let (dir, folder, plugin) = one_migration("CREATE TABLE analytics_db__a (id INTEGER);");
         let db = dir.path().join("app.db");
         let database = format!("sqlite://{}", db.display());
         let folder_arg = folder.to_str().unwrap();

@@ -112,10 +112,7 @@ impl Handler {
     pub async fn start(config: &Config) -> Result<Self, StartError> {
         let policy = Arc::new(Policy::default().with_functions(config.allow_functions()));
         let database = config.database()?;
-        let dialect = match &database {
-            DatabaseUrl::Sqlite(_) => sql_core::Dialect::Sqlite,
-            DatabaseUrl::Postgres(_) => sql_core::Dialect::Postgres,
-        };
+        let dialect = database.dialect();
         let migrations = migrations::discover_all(config.migrations(), dialect)?;
         // The schema `sql!` checks against: a migration it cannot follow stops the handler
         // too, so the two never disagree about what a plugin's tables are.

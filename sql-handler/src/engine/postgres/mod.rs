@@ -68,10 +68,7 @@ pub(crate) async fn applied_migrations(
     url: &str,
     ca_file: Option<&std::path::Path>,
 ) -> Result<Vec<crate::engine::Applied>, OpenError> {
-    let config: tokio_postgres::Config = url.parse().map_err(|_| OpenError::Postgres {
-        target: "(the configured URL)".to_owned(),
-        message: "not a valid postgres:// URL".to_owned(),
-    })?;
+    let config = parse_url(url)?;
     let target = describe_target(&config);
     let failed = |message: String| OpenError::Postgres {
         target: target.clone(),
@@ -79,28 +76,10 @@ pub(crate) async fn applied_migrations(
     };
     let tls = Tls::for_config(&config, ca_file).map_err(failed)?;
     let connected = match &tls {
-        Tls::Off => tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tokio_postgres::NoTls))
-            .await
-            .map(|r| {
-                r.map(|(client, connection)| {
-                    tokio::spawn(connection);
-                    client
-                })
-            }),
-        Tls::Rustls(connector) => {
-            tokio::time::timeout(CONNECT_TIMEOUT, config.connect(connector.clone()))
-                .await
-                .map(|r| {
-                    r.map(|(client, connection)| {
-                        tokio::spawn(connection);
-                        client
-                    })
-                })
-        }
+        Tls::Off => connect_one(&config, tokio_postgres::NoTls).await,
+        Tls::Rustls(connector) => connect_one(&config, connector.clone()).await,
     };
-    let client = connected
-        .map_err(|_| failed(format!("no connection within {CONNECT_TIMEOUT:?}")))?
-        .map_err(|e| failed(migrate::describe(&e)))?;
+    let client = connected.map_err(failed)?;
     let rows = client
         .query(
             "SELECT plugin, version, name, checksum FROM _sql_handler_migrations",
@@ -127,6 +106,32 @@ pub(crate) async fn applied_migrations(
     }
 }
 
+/// The connection settings of `url`.
+fn parse_url(url: &str) -> Result<tokio_postgres::Config, OpenError> {
+    url.parse().map_err(|_| OpenError::Postgres {
+        // The URL may hold a password: do not repeat it.
+        target: "(the configured URL)".to_owned(),
+        message: "not a valid postgres:// URL".to_owned(),
+    })
+}
+
+/// One connection, its connection task spawned, by [`CONNECT_TIMEOUT`].
+async fn connect_one<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> Result<tokio_postgres::Client, String>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tls))
+        .await
+        .map_err(|_| format!("no connection within {CONNECT_TIMEOUT:?}"))?
+        .map_err(|e| migrate::describe(&e))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
 impl PgEngine {
     /// Connects with a pool of `connections`, creates the handler's tables and the
     /// plugins' roles, and applies `migrations`.
@@ -136,11 +141,7 @@ impl PgEngine {
         policy: Arc<Policy>,
         migrations: &[Migration],
     ) -> Result<Self, OpenError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|_| OpenError::Postgres {
-            // The URL may hold a password: do not repeat it.
-            target: "(the configured URL)".to_owned(),
-            message: "not a valid postgres:// URL".to_owned(),
-        })?;
+        let config = parse_url(url)?;
         let target = describe_target(&config);
         let tls =
             Tls::for_config(&config, options.ca_file).map_err(|message| OpenError::Postgres {
