@@ -61,7 +61,26 @@ impl NatsServer {
     /// As [`NatsServer::start`].
     #[must_use]
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let dir = temp_dir();
+        Self::try_start_with_env(args, env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts `nats-server` as [`NatsServer::start_with_env`] does, returning what went
+    /// wrong instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::NotInstalled`] when the binary (`nats-server` on `PATH`, or
+    /// `$NATS_SERVER_BIN`) cannot be run, and the other [`ServerError`]s when it does not
+    /// start listening.
+    ///
+    /// ```no_run
+    /// match sql_test_harness::NatsServer::try_start_with_env(&[], &[]) {
+    ///     Ok(nats) => assert!(nats.port() > 0),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn try_start_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Self, ServerError> {
+        let dir = tempfile::tempdir().map_err(ServerError::TempDir)?;
         Self::spawn(dir, args, env)
     }
 
@@ -78,6 +97,7 @@ impl NatsServer {
         let cert = dir.path().join("server.crt").display().to_string();
         let key = dir.path().join("server.key").display().to_string();
         Self::spawn(dir, &["--tls", "--tlscert", &cert, "--tlskey", &key], &[])
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The CA certificate (PEM) of a server started with [`NatsServer::start_with_tls`].
@@ -100,14 +120,19 @@ impl NatsServer {
         std::fs::write(&file, config)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
         let file = file.display().to_string();
-        Self::spawn(dir, &["-c", &file], &[])
+        Self::spawn(dir, &["-c", &file], &[]).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn spawn(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Self {
+    fn spawn(
+        dir: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, ServerError> {
         let log = dir.path().join("nats-server.log");
+        let binary = binary();
         // `-p -1` lets the server pick its port and report it in the ports file, so tests
         // running in parallel never race for one.
-        let child = Command::new(binary())
+        let child = Command::new(&binary)
             .args(["-a", "127.0.0.1", "-p", "-1", "-l"])
             .arg(&log)
             .arg("--ports_file_dir")
@@ -118,39 +143,37 @@ impl NatsServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start nats-server ({e}); install it with `apt-get install -y nats-server` or run the README's test command")
-            });
+            .map_err(|error| ServerError::NotInstalled { binary, error })?;
         let mut server = Self {
             child,
             port: 0,
             dir,
         };
-        server.port = server.wait_until_listening(&log);
-        server
+        server.port = server.wait_until_listening(&log)?;
+        Ok(server)
     }
 
-    fn wait_until_listening(&mut self, log: &Path) -> u16 {
+    fn wait_until_listening(&mut self, log: &Path) -> Result<u16, ServerError> {
         let started = Instant::now();
         while started.elapsed() < START_TIMEOUT {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "nats-server exited with {status} at start; its log:\n{}",
-                    read_log(log)
-                );
+                return Err(ServerError::Exited {
+                    status,
+                    log: read_log(log),
+                });
             }
             if let Some(port) = self.reported_port() {
                 let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return port;
+                    return Ok(port);
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!(
-            "nats-server did not start listening within {START_TIMEOUT:?}; its log:\n{}",
-            read_log(log)
-        );
+        Err(ServerError::NotListening {
+            after: START_TIMEOUT,
+            log: read_log(log),
+        })
     }
 
     /// The client port from the server's ports file (`{"nats": ["nats://127.0.0.1:PORT"], ...}`).
@@ -312,6 +335,44 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"))
+}
+
+/// Why `nats-server` did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The binary cannot be run: most often, it is not installed.
+    #[error(
+        "cannot run {} ({error}): the tests need a NATS server. Install it \
+         (`apt-get install nats-server`, `brew install nats-server`, or a release from \
+         https://github.com/nats-io/nats-server/releases) or point NATS_SERVER_BIN at the binary",
+        binary.display()
+    )]
+    NotInstalled {
+        /// The binary tried: `nats-server` (found on `PATH`) or `$NATS_SERVER_BIN`.
+        binary: PathBuf,
+        /// What the operating system said; in the message, so not a `source`.
+        error: std::io::Error,
+    },
+    /// It exited before it listened.
+    #[error("nats-server exited with {status} at start; its log:\n{log}")]
+    Exited {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// Its log.
+        log: String,
+    },
+    /// It did not listen in time.
+    #[error("nats-server did not start listening within {after:?}; its log:\n{log}")]
+    NotListening {
+        /// How long it was given.
+        after: Duration,
+        /// Its log so far.
+        log: String,
+    },
+    /// No temporary folder for its ports file and log.
+    #[error("cannot create a temp dir for nats-server")]
+    TempDir(#[source] std::io::Error),
 }
 
 fn temp_dir() -> tempfile::TempDir {

@@ -33,9 +33,11 @@ pub(crate) fn load(
     dialect: Dialect,
 ) -> Result<Option<Arc<Loaded>>, String> {
     static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    let root_name = metadata.migrations.as_deref().unwrap_or("migrations");
-    let root = metadata.dir.join(root_name);
-    let folder = root.join(plugin);
+    let root_name = metadata
+        .migrations
+        .as_deref()
+        .unwrap_or(sql_core::manifest::DEFAULT_MIGRATIONS);
+    let folder = metadata.migrations_root().join(plugin);
     if !folder.is_dir() {
         return match &metadata.migrations {
             // Named explicitly: a missing folder is a mistake worth reporting.

@@ -26,6 +26,8 @@ mod code;
 mod columns;
 #[cfg(feature = "json-log")]
 pub mod json_log;
+#[cfg(feature = "manifest")]
+pub mod manifest;
 mod plugin;
 mod policy;
 mod query_text;

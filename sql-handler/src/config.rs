@@ -722,7 +722,9 @@ pub enum DatabaseUrl {
     /// An SQLite file, created when missing.
     Sqlite(PathBuf),
     /// A PostgreSQL database, as a `postgres://user:password@host:port/database` URL
-    /// (libpq's key=value form works too after the scheme is stripped).
+    /// (libpq's key=value form works too after the scheme is stripped). Needs the
+    /// `postgres` feature (on by default).
+    #[cfg(feature = "postgres")]
     Postgres(String),
 }
 
@@ -742,6 +744,7 @@ impl DatabaseUrl {
     pub fn dialect(&self) -> sql_core::Dialect {
         match self {
             Self::Sqlite(_) => sql_core::Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
             Self::Postgres(_) => sql_core::Dialect::Postgres,
         }
     }
@@ -752,6 +755,7 @@ impl std::fmt::Debug for DatabaseUrl {
         match self {
             Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
             // The URL may hold a password.
+            #[cfg(feature = "postgres")]
             Self::Postgres(_) => f.write_str("Postgres(***)"),
         }
     }
@@ -788,6 +792,12 @@ impl FromStr for DatabaseUrl {
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            #[cfg(not(feature = "postgres"))]
+            return Err(DatabaseUrlError(
+                "postgres:// needs sql-handler's `postgres` feature, which this build leaves out"
+                    .to_owned(),
+            ));
+            #[cfg(feature = "postgres")]
             if s.parse::<tokio_postgres::Config>().is_err() {
                 // Not the parser's message: it may quote the password.
                 return Err(DatabaseUrlError(
@@ -795,6 +805,7 @@ impl FromStr for DatabaseUrl {
                         .to_owned(),
                 ));
             }
+            #[cfg(feature = "postgres")]
             return Ok(Self::Postgres(s.to_owned()));
         }
         // Name only the scheme: the rest may hold a password.

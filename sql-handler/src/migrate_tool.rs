@@ -110,6 +110,7 @@ fn status(config: &Config) -> Result<Report, MigrateError> {
     let found = migrations::discover_all(config.migrations(), dialect)?;
     let applied = match &database {
         DatabaseUrl::Sqlite(path) => crate::engine::sqlite::applied_migrations(path)?,
+        #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -222,6 +222,10 @@ impl RowSink {
     /// Adds one row, or marks the result truncated when the row does not fit.
     ///
     /// The reader stops at `max_rows + 1` rows: the extra row only proves that more exist.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "the PostgreSQL engine's")
+    )]
     pub(crate) fn push(&mut self, values: &[Value]) -> Flow {
         self.push_stored(values, &[])
     }

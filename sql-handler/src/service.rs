@@ -14,11 +14,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
 use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
+#[cfg(feature = "postgres")]
 use crate::engine::postgres::{PgEngine, PgOptions, RequestLimits};
 use crate::engine::sqlite::SqliteEngine;
 use crate::engine::{Engine, OpenError};
 use crate::failure::Failure;
-use crate::metrics::{Metrics, MetricsServer};
+use crate::metrics::Metrics;
+#[cfg(feature = "metrics-http")]
+use crate::metrics::MetricsServer;
 use crate::migrations::{self, MigrationError};
 use crate::pipeline::{Incoming, Pipeline};
 use crate::rate_limit::PluginLimiter;
@@ -72,6 +75,14 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The configuration asks for a part this build of the handler leaves out.
+    #[error("{option} needs sql-handler's `{feature}` feature, which this build leaves out")]
+    NotBuilt {
+        /// The option that asks for it.
+        option: &'static str,
+        /// The cargo feature that builds it.
+        feature: &'static str,
+    },
 }
 
 /// A started handler: database open and migrated, subscribed and ready to serve.
@@ -97,6 +108,7 @@ pub struct Handler {
     /// Requests arrive on `<subject_prefix>.<plugin>.execute`.
     subject_prefix: String,
     max_concurrency: usize,
+    #[cfg(feature = "metrics-http")]
     metrics_server: Option<MetricsServer>,
 }
 
@@ -110,6 +122,13 @@ impl Handler {
     /// [`StartError`] when migrations are invalid or refused, the database cannot be
     /// opened, or NATS cannot be reached.
     pub async fn start(config: &Config) -> Result<Self, StartError> {
+        #[cfg(not(feature = "metrics-http"))]
+        if config.metrics_addr().is_some() {
+            return Err(StartError::NotBuilt {
+                option: "--metrics-addr",
+                feature: "metrics-http",
+            });
+        }
         let policy = Arc::new(Policy::default().with_functions(config.allow_functions()));
         let database = config.database()?;
         let dialect = database.dialect();
@@ -135,6 +154,7 @@ impl Handler {
                 })??;
                 Engine::Sqlite(opened)
             }
+            #[cfg(feature = "postgres")]
             DatabaseUrl::Postgres(url) => Engine::Postgres(
                 PgEngine::open(
                     &url,
@@ -154,6 +174,7 @@ impl Handler {
             ),
         };
         let metrics = Arc::new(Metrics::new());
+        #[cfg(feature = "metrics-http")]
         let metrics_server = match config.metrics_addr() {
             Some(addr) => Some(
                 MetricsServer::start(addr, Arc::clone(&metrics))
@@ -201,6 +222,7 @@ impl Handler {
             }),
             subject_prefix: config.subject_prefix().to_owned(),
             max_concurrency: config.max_concurrency(),
+            #[cfg(feature = "metrics-http")]
             metrics_server,
         })
     }
@@ -235,6 +257,7 @@ impl Handler {
         tracker.close();
         tracker.wait().await;
         // Scrapes see the final counts until every request is answered.
+        #[cfg(feature = "metrics-http")]
         if let Some(server) = self.metrics_server.take() {
             server.stop().await;
         }
@@ -349,7 +372,8 @@ impl Handler {
     }
 
     /// The address the metrics endpoint listens on, when `--metrics-addr` is set: with port
-    /// 0 in the configuration, the port actually bound.
+    /// 0 in the configuration, the port actually bound. Always `None` without the
+    /// `metrics-http` feature, whose absence makes `--metrics-addr` a start error.
     ///
     /// # Examples
     ///
@@ -369,7 +393,10 @@ impl Handler {
     /// ```
     #[must_use]
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_server.as_ref().map(MetricsServer::addr)
+        #[cfg(feature = "metrics-http")]
+        return self.metrics_server.as_ref().map(MetricsServer::addr);
+        #[cfg(not(feature = "metrics-http"))]
+        None
     }
 
     /// The NATS client the handler uses.

@@ -1,6 +1,7 @@
 //! Database backends. Each runs one checked [`Job`] with engine-level enforcement of the
 //! same rules the policy applied (PROTOCOL.md section 5), so a parser gap is not a hole.
 
+#[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub(crate) mod purge;
 pub(crate) mod slots;
@@ -174,6 +175,7 @@ pub(crate) enum WriteSession {
     // Boxed: the SQLite session carries its connection state; the PostgreSQL one is a
     // channel to the task that owns its transaction.
     Sqlite(Box<sqlite::ClaimedWrite>),
+    #[cfg(feature = "postgres")]
     Postgres(postgres::ClaimedWrite),
 }
 
@@ -182,6 +184,7 @@ impl WriteSession {
     pub(crate) async fn execute(&mut self, job: Job) -> Result<Outcome, ExecError> {
         match self {
             Self::Sqlite(session) => session.execute(job).await,
+            #[cfg(feature = "postgres")]
             Self::Postgres(session) => session.execute(job).await,
         }
     }
@@ -190,6 +193,7 @@ impl WriteSession {
     pub(crate) async fn finish(self, reply: Option<Recorded>) -> Result<(), ExecError> {
         match self {
             Self::Sqlite(session) => session.finish(reply).await,
+            #[cfg(feature = "postgres")]
             Self::Postgres(session) => session.finish(reply).await,
         }
     }
@@ -431,6 +435,7 @@ impl ExecError {
 #[derive(Debug)]
 pub(crate) enum Engine {
     Sqlite(sqlite::SqliteEngine),
+    #[cfg(feature = "postgres")]
     Postgres(postgres::PgEngine),
 }
 
@@ -438,6 +443,7 @@ impl Engine {
     pub(crate) async fn execute(&self, job: Job) -> Result<Outcome, ExecError> {
         match self {
             Self::Sqlite(engine) => engine.execute(job).await,
+            #[cfg(feature = "postgres")]
             Self::Postgres(engine) => engine.execute(job).await,
         }
     }
@@ -446,6 +452,7 @@ impl Engine {
     pub(crate) async fn claim(&self, claim: Claim) -> Result<Claimed, ExecError> {
         match self {
             Self::Sqlite(engine) => engine.claim(claim).await,
+            #[cfg(feature = "postgres")]
             Self::Postgres(engine) => engine.claim(claim).await,
         }
     }
@@ -453,6 +460,7 @@ impl Engine {
     pub(crate) fn policy(&self) -> &Policy {
         match self {
             Self::Sqlite(engine) => engine.policy(),
+            #[cfg(feature = "postgres")]
             Self::Postgres(engine) => engine.policy(),
         }
     }
@@ -460,6 +468,7 @@ impl Engine {
     pub(crate) fn dialect(&self) -> sql_core::Dialect {
         match self {
             Self::Sqlite(_) => sql_core::Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
             Self::Postgres(_) => sql_core::Dialect::Postgres,
         }
     }

@@ -1,6 +1,7 @@
 //! Prometheus metrics (NFR-3), one registry per [`crate::Handler`] so that several
 //! handlers in one process (as in tests) keep their own counts.
 
+#[cfg(feature = "metrics-http")]
 mod http;
 
 use std::collections::HashSet;
@@ -15,6 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sql_core::ErrorCode;
 
+#[cfg(feature = "metrics-http")]
 pub(crate) use http::MetricsServer;
 
 /// Distinct plugin names kept as label values; further names share [`OTHER_PLUGINS`].
@@ -50,6 +52,10 @@ pub(crate) struct RequestFacts<'a> {
 /// The handler's metrics.
 #[derive(Debug)]
 pub(crate) struct Metrics {
+    #[cfg_attr(
+        not(feature = "metrics-http"),
+        allow(dead_code, reason = "read by the /metrics endpoint alone")
+    )]
     registry: Registry,
     requests: Family<OutcomeLabels, Counter>,
     duration: Family<PluginLabel, Histogram, fn() -> Histogram>,
@@ -152,6 +158,7 @@ impl Metrics {
     }
 
     /// The metrics in the Prometheus text format (version 0.0.4).
+    #[cfg(feature = "metrics-http")]
     pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)?;
