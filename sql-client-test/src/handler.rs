@@ -381,11 +381,8 @@ impl TestHandlerBuilder {
             let _ = stopped.await;
         }));
         let connection = sql_client::async_nats::connect(nats.url()).await?;
-        let client = SqlClient::with_config(
-            connection,
-            &plugin,
-            self.client_config.unwrap_or_default(),
-        )?;
+        let client =
+            SqlClient::with_config(connection, &plugin, self.client_config.unwrap_or_default())?;
         Ok(TestHandler {
             client,
             plugin,

@@ -13,7 +13,13 @@ use sql_client_test::{TestHandler, TestHandlerError};
 /// returns everything it printed. It must fail.
 fn run_child(test: &str, env: &[(&str, Option<&str>)]) -> String {
     let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"]);
+    command.args([
+        test,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
     for (name, value) in env {
         match value {
             Some(value) => command.env(name, value),
@@ -36,7 +42,10 @@ fn a_missing_nats_server_is_named_with_how_to_install_it() {
         "child_start",
         &[("NATS_SERVER_BIN", Some("/nonexistent/nats-server"))],
     );
-    assert!(text.contains("cannot run /nonexistent/nats-server"), "{text}");
+    assert!(
+        text.contains("cannot run /nonexistent/nats-server"),
+        "{text}"
+    );
     assert!(text.contains("apt-get install nats-server"), "{text}");
     assert!(text.contains("NATS_SERVER_BIN"), "{text}");
     // The message itself, not the error's structure.

@@ -106,10 +106,16 @@ async fn a_migration_the_handler_refuses_stops_the_start_and_is_named() {
 
 #[tokio::test]
 async fn another_plugin_is_refused_the_crates_tables() {
-    let handler = TestHandler::builder().plugin("other-plugin").start().await.unwrap();
+    let handler = TestHandler::builder()
+        .plugin("other-plugin")
+        .start()
+        .await
+        .unwrap();
     assert_eq!(handler.client().plugin().name(), "other-plugin");
-    let refused =
-        Query::<Select>::checked("SELECT player FROM kit_demo__scores", handler.client().plugin())
-            .unwrap_err();
+    let refused = Query::<Select>::checked(
+        "SELECT player FROM kit_demo__scores",
+        handler.client().plugin(),
+    )
+    .unwrap_err();
     assert!(matches!(refused, SqlError::Permission(_)), "{refused:?}");
 }

@@ -71,10 +71,12 @@ impl PackageMetadata {
             path: manifest.clone(),
             source,
         })?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ManifestError::Parse {
-            path: manifest.clone(),
-            message: e.message().to_owned(),
-        })?;
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ManifestError::Parse {
+                    path: manifest.clone(),
+                    message: e.message().to_owned(),
+                })?;
         let section = table
             .get("package")
             .and_then(|p| p.get("metadata"))
@@ -171,9 +173,13 @@ mod tests {
 
     #[test]
     fn names_the_key_that_is_not_a_string_and_the_file() {
-        let dir = crate_with("[package]\nname = \"p\"\n[package.metadata.sql-client]\nplugin = 3\n");
+        let dir =
+            crate_with("[package]\nname = \"p\"\n[package.metadata.sql-client]\nplugin = 3\n");
         let error = PackageMetadata::read(dir.path()).unwrap_err();
-        assert!(matches!(error, ManifestError::NotAString { key: "plugin", .. }));
+        assert!(matches!(
+            error,
+            ManifestError::NotAString { key: "plugin", .. }
+        ));
         assert!(error.to_string().contains("Cargo.toml"), "{error}");
     }
 

@@ -33,6 +33,7 @@ mod admission;
 mod audit;
 mod config;
 mod config_file;
+mod discovery;
 mod engine;
 mod failure;
 mod idempotency;

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
 use crate::config::{Config, DatabaseUrl, DatabaseUrlError};
+use crate::discovery::{Discovery, Identity};
 #[cfg(feature = "postgres")]
 use crate::engine::postgres::{PgEngine, PgOptions, RequestLimits};
 use crate::engine::sqlite::SqliteEngine;
@@ -108,6 +109,8 @@ pub struct Handler {
     /// Requests arrive on `<subject_prefix>.<plugin>.execute`.
     subject_prefix: String,
     max_concurrency: usize,
+    /// Answers `$SRV.PING`, `INFO` and `STATS`; taken at shutdown.
+    discovery: Option<Discovery>,
     #[cfg(feature = "metrics-http")]
     metrics_server: Option<MetricsServer>,
 }
@@ -203,6 +206,20 @@ impl Handler {
                 subject: subject.clone(),
                 source,
             })?;
+        let discovery = Discovery::start(
+            &client,
+            Identity {
+                subject: subject.clone(),
+                queue_group: config.queue_group().to_owned(),
+                dialect,
+            },
+            Arc::clone(&metrics),
+        )
+        .await
+        .map_err(|source| StartError::Subscribe {
+            subject: "$SRV.*".to_owned(),
+            source,
+        })?;
         confirm_with_server(&client).await?;
         let max_payload = client.server_info().max_payload;
         tracing::info!(%subject, queue_group = config.queue_group(), max_payload, "sql-handler ready");
@@ -222,6 +239,7 @@ impl Handler {
             }),
             subject_prefix: config.subject_prefix().to_owned(),
             max_concurrency: config.max_concurrency(),
+            discovery: Some(discovery),
             #[cfg(feature = "metrics-http")]
             metrics_server,
         })
@@ -249,6 +267,10 @@ impl Handler {
             }
         }
         tracing::info!("shutting down: finishing requests in flight");
+        // Off the service listings first: this replica takes no new requests.
+        if let Some(discovery) = self.discovery.take() {
+            discovery.stop().await;
+        }
         // Drain: the server stops sending, and requests already on their way to us are
         // still delivered and answered.
         if self.subscriber.drain().await.is_ok() {
@@ -397,6 +419,28 @@ impl Handler {
         return self.metrics_server.as_ref().map(MetricsServer::addr);
         #[cfg(not(feature = "metrics-http"))]
         None
+    }
+
+    /// This replica's id in the NATS micro-service API: `$SRV.PING.sql-handler.<id>`
+    /// reaches it alone, and `nats micro ls` shows it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use clap::Parser;
+    /// use sql_handler::{Config, Handler};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = Config::try_parse_from(["sql-handler", "--database", "sqlite://app.db"])?;
+    /// let handler = Handler::start(&config).await?;
+    /// let subject = format!("$SRV.INFO.sql-handler.{}", handler.service_id());
+    /// # let _ = subject;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn service_id(&self) -> &str {
+        self.discovery.as_ref().map_or("", Discovery::id)
     }
 
     /// The NATS client the handler uses.

@@ -31,17 +31,23 @@ struct Deployment {
 
 impl Deployment {
     async fn start() -> Self {
+        Self::start_with_config(&deploy_config(), &[]).await
+    }
+
+    /// As [`Deployment::start`], with another configuration text and more variables.
+    async fn start_with_config(config: &str, env: &[(&str, &str)]) -> Self {
         capture_logs();
-        let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats-server.conf");
-        let config = config.display().to_string();
-        let nats = NatsServer::start_with_env(
-            &["-c", &config],
-            &[
-                ("ANALYTICS_DB_PASSWORD", ANALYTICS_PASSWORD),
-                ("QUOTE_DB_PASSWORD", QUOTE_PASSWORD),
-                ("SQL_HANDLER_PASSWORD", HANDLER_PASSWORD),
-            ],
-        );
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("nats-server.conf");
+        std::fs::write(&file, config).unwrap();
+        let file = file.display().to_string();
+        let mut variables = vec![
+            ("ANALYTICS_DB_PASSWORD", ANALYTICS_PASSWORD),
+            ("QUOTE_DB_PASSWORD", QUOTE_PASSWORD),
+            ("SQL_HANDLER_PASSWORD", HANDLER_PASSWORD),
+        ];
+        variables.extend_from_slice(env);
+        let nats = NatsServer::start_with_env(&["-c", &file], &variables);
         let db = TestDb::new();
         let handler = start_handler(
             &nats,
@@ -81,6 +87,12 @@ impl Deployment {
     async fn stop(self) {
         self.serving.stop().await;
     }
+}
+
+/// The shipped `deploy/nats-server.conf`.
+fn deploy_config() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats-server.conf");
+    std::fs::read_to_string(path).unwrap()
 }
 
 fn select(plugin: &str, sql: &'static str) -> Query<Select> {
@@ -346,5 +358,56 @@ async fn connections_without_the_right_password_are_refused() {
         matches!(wrong, Err(sql_client::ConnectError::Nats { .. })),
         "{wrong:?}"
     );
+    deployment.stop().await;
+}
+
+/// The operator user the configuration's comment describes, uncommented, can list the
+/// handlers through the micro-service API; a plugin's user cannot ask them.
+#[tokio::test]
+async fn the_documented_operator_user_lists_the_handlers() {
+    let config = deploy_config();
+    let (head, example) = config
+        .split_once("such as:\n")
+        .expect("the operator example");
+    let (block, tail) = example.split_once("  ]\n}").expect("the end of the users");
+    let uncommented: String = block
+        .lines()
+        .map(|line| line.replacen("# ", "", 1) + "\n")
+        .collect();
+    let config = format!("{head}\n{uncommented}  ]\n}}{tail}");
+    let deployment =
+        Deployment::start_with_config(&config, &[("OPS_PASSWORD", "test-ops-password")]).await;
+
+    let ops = async_nats::ConnectOptions::with_user_and_password(
+        "ops".to_owned(),
+        "test-ops-password".to_owned(),
+    )
+    .connect(deployment.nats.url())
+    .await
+    .unwrap();
+    let answer = tokio::time::timeout(REPLY_WAIT, ops.request("$SRV.PING.sql-handler", "".into()))
+        .await
+        .expect("an answer in time")
+        .expect("the handler answers");
+    let pong: async_nats::service::PingResponse = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(pong.name, "sql-handler");
+
+    let plugin = async_nats::ConnectOptions::with_user_and_password(
+        "analytics-db".to_owned(),
+        ANALYTICS_PASSWORD.to_owned(),
+    )
+    .custom_inbox_prefix("_INBOX_analytics-db")
+    .connect(deployment.nats.url())
+    .await
+    .unwrap();
+    // Allowed, the answer would take milliseconds; refused, nothing comes.
+    let request = async_nats::Request::new().timeout(Some(Duration::from_secs(2)));
+    let refused = tokio::time::timeout(
+        REPLY_WAIT,
+        plugin.send_request("$SRV.PING.sql-handler".to_owned(), request),
+    )
+    .await
+    .expect("refused in time");
+    assert!(refused.is_err(), "a plugin got an answer: {refused:?}");
     deployment.stop().await;
 }

@@ -39,6 +39,22 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// Its name in migration folders (`sqlite/`, `postgres/`) and in the handler's
+    /// service metadata.
+    ///
+    /// ```
+    /// assert_eq!(sql_core::Dialect::Postgres.name(), "postgres");
+    /// ```
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
 /// The kind of an allowed statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -114,11 +114,9 @@ pub fn is_migration_file(file: &str) -> bool {
 /// ```
 #[must_use]
 pub fn migration_folder_dialect(name: &str) -> Option<Dialect> {
-    match name {
-        "sqlite" => Some(Dialect::Sqlite),
-        "postgres" => Some(Dialect::Postgres),
-        _ => None,
-    }
+    [Dialect::Sqlite, Dialect::Postgres]
+        .into_iter()
+        .find(|dialect| dialect.name() == name)
 }
 
 impl Schema {

@@ -5,6 +5,7 @@
 mod http;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -64,6 +65,25 @@ pub(crate) struct Metrics {
     rate_limited: Family<PluginLabel, Counter>,
     replays: Family<PluginLabel, Counter>,
     plugins: Mutex<HashSet<String>>,
+    totals: Totals,
+}
+
+/// Every plugin's requests together, as the NATS micro API's `STATS` reports them.
+#[derive(Debug, Default)]
+struct Totals {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    processing_nanos: AtomicU64,
+    last_error: Mutex<Option<ErrorCode>>,
+}
+
+/// A snapshot of [`Totals`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TotalsSnapshot {
+    pub(crate) requests: u64,
+    pub(crate) errors: u64,
+    pub(crate) processing_time: Duration,
+    pub(crate) last_error: Option<ErrorCode>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -121,6 +141,21 @@ impl Metrics {
             rate_limited,
             replays,
             plugins: Mutex::new(HashSet::new()),
+            totals: Totals::default(),
+        }
+    }
+
+    /// Every request answered so far, all plugins together.
+    pub(crate) fn totals(&self) -> TotalsSnapshot {
+        let totals = &self.totals;
+        TotalsSnapshot {
+            requests: totals.requests.load(Ordering::Relaxed),
+            errors: totals.errors.load(Ordering::Relaxed),
+            processing_time: Duration::from_nanos(totals.processing_nanos.load(Ordering::Relaxed)),
+            last_error: *totals
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
         }
     }
 
@@ -148,6 +183,17 @@ impl Metrics {
         }
         if facts.replayed {
             self.replays.get_or_create(&plugin).inc();
+        }
+        let totals = &self.totals;
+        totals.requests.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(facts.elapsed.as_nanos()).unwrap_or(u64::MAX);
+        totals.processing_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if let Some(code) = facts.outcome {
+            totals.errors.fetch_add(1, Ordering::Relaxed);
+            *totals
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(code);
         }
     }
 
