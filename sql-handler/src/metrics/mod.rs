@@ -54,7 +54,7 @@ pub(crate) struct RequestFacts<'a> {
 #[derive(Debug)]
 pub(crate) struct Metrics {
     #[cfg_attr(
-        not(feature = "metrics-http"),
+        not(any(feature = "metrics-http", test)),
         allow(dead_code, reason = "read by the /metrics endpoint alone")
     )]
     registry: Registry,
@@ -204,7 +204,7 @@ impl Metrics {
     }
 
     /// The metrics in the Prometheus text format (version 0.0.4).
-    #[cfg(feature = "metrics-http")]
+    #[cfg(any(feature = "metrics-http", test))]
     pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)?;
