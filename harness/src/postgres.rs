@@ -242,8 +242,8 @@ fn shell_quote(arg: &std::ffi::OsStr) -> String {
 pub const POSTGRES_URL_VAR: &str = "SQL_TEST_POSTGRES_URL";
 
 /// A new, empty database for one test: in the cluster named by `SQL_TEST_POSTGRES_URL`
-/// when it is set (one cluster for the whole run), else in a private cluster started for
-/// it and stopped on drop.
+/// when it is set (one cluster for the whole run; the database is dropped on drop), else in
+/// a private cluster started for it and stopped on drop.
 ///
 /// ```no_run
 /// let db = sql_test_harness::TestDatabase::create();
@@ -252,7 +252,17 @@ pub const POSTGRES_URL_VAR: &str = "SQL_TEST_POSTGRES_URL";
 #[derive(Debug)]
 pub struct TestDatabase {
     url: String,
+    /// In a cluster of the run's (`SQL_TEST_POSTGRES_URL`): how to drop the database, as
+    /// a private cluster goes with its folder.
+    shared: Option<Shared>,
     _cluster: Option<PgCluster>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    psql: PathBuf,
+    admin: String,
+    name: String,
 }
 
 impl TestDatabase {
@@ -291,8 +301,11 @@ impl TestDatabase {
         let base = admin
             .rsplit_once('/')
             .map_or(admin.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        let shared = cluster.is_none().then_some(Shared { psql, admin, name });
         Self {
-            url: format!("{base}/{name}"),
+            url,
+            shared,
             _cluster: cluster,
         }
     }
@@ -301,6 +314,22 @@ impl TestDatabase {
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // FORCE ends the sessions a handler may still hold. A failure leaves the database
+        // behind, named `t_...`, which hurts nothing.
+        if let Some(shared) = &self.shared {
+            let _ = Command::new(&shared.psql)
+                .args(["-X", "-q", "-d", &shared.admin, "-c"])
+                .arg(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    shared.name
+                ))
+                .output();
+        }
     }
 }
 

@@ -8,7 +8,18 @@
 //!
 //! Writes carrying an `Idempotency-Key` are applied at most once per (plugin, key), with the
 //! key recorded in the write's own transaction; each plugin has a request limit per minute;
-//! `--metrics-addr` serves Prometheus metrics on `/metrics`.
+//! `--metrics-addr` serves Prometheus metrics on `/metrics`. Every replica answers the NATS
+//! micro-service API (`$SRV.PING`, `$SRV.INFO`, `$SRV.STATS`) as `sql-handler`, so
+//! `nats micro ls` lists it.
+//!
+//! # Features
+//!
+//! - `postgres` (default): the PostgreSQL backend, `--database postgres://...`.
+//! - `metrics-http` (default): the `/metrics` endpoint of `--metrics-addr`.
+//!
+//! Without them the handler serves SQLite alone and builds neither PostgreSQL's client and
+//! TLS stack nor an HTTP server, as a plugin's tests do through `sql-client-test`; a
+//! `postgres://` URL or `--metrics-addr` is then refused, naming the feature.
 //!
 //! The binary is a thin `main` over this library; tests start the same [`Handler`]:
 //!

@@ -111,14 +111,12 @@ fn dialect(input: &SqlInput, metadata: Option<&Metadata>) -> Result<Dialect, syn
         (None, Some(declared)) => (declared.to_owned(), input.sql.span()),
         (None, None) => return Ok(Dialect::Sqlite),
     };
-    match value.as_str() {
-        "sqlite" => Ok(Dialect::Sqlite),
-        "postgres" => Ok(Dialect::Postgres),
-        other => Err(syn::Error::new(
+    Dialect::from_name(&value).ok_or_else(|| {
+        syn::Error::new(
             span,
-            format!("unknown dialect {other:?}; expected \"sqlite\" or \"postgres\""),
-        )),
-    }
+            format!("unknown dialect {value:?}; expected \"sqlite\" or \"postgres\""),
+        )
+    })
 }
 
 fn placeholder_range(n: usize) -> String {

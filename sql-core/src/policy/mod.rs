@@ -53,6 +53,22 @@ impl Dialect {
             Self::Postgres => "postgres",
         }
     }
+
+    /// The dialect of that [`Dialect::name`]: `[package.metadata.sql-client] dialect`, a
+    /// `sql!` call's `dialect = ...`, a migrations subfolder.
+    ///
+    /// ```
+    /// use sql_core::Dialect;
+    ///
+    /// assert_eq!(Dialect::from_name("postgres"), Some(Dialect::Postgres));
+    /// assert_eq!(Dialect::from_name("mysql"), None);
+    /// ```
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Sqlite, Self::Postgres]
+            .into_iter()
+            .find(|dialect| dialect.name() == name)
+    }
 }
 
 /// The kind of an allowed statement.

@@ -114,9 +114,7 @@ pub fn is_migration_file(file: &str) -> bool {
 /// ```
 #[must_use]
 pub fn migration_folder_dialect(name: &str) -> Option<Dialect> {
-    [Dialect::Sqlite, Dialect::Postgres]
-        .into_iter()
-        .find(|dialect| dialect.name() == name)
+    Dialect::from_name(name)
 }
 
 impl Schema {
