@@ -411,3 +411,27 @@ async fn the_documented_operator_user_lists_the_handlers() {
     assert!(refused.is_err(), "a plugin got an answer: {refused:?}");
     deployment.stop().await;
 }
+
+/// A handler upgraded under a configuration written before discovery (no `$SRV.>` for its
+/// user) still starts and serves: only its micro-service answers are missing.
+#[tokio::test]
+async fn without_the_discovery_permission_the_handler_still_serves() {
+    let config = deploy_config().replace(", \"$SRV.>\"", "");
+    assert!(
+        config.contains("\"rosey.db.sql.*.stream.*\", \"_INBOX_sql-handler.>\"] }"),
+        "the handler's subscribe permissions changed shape"
+    );
+    let deployment = Deployment::start_with_config(&config, &[]).await;
+    let analytics = deployment
+        .client("analytics-db", ANALYTICS_PASSWORD, ClientConfig::default())
+        .await;
+    let rows: Vec<Row> = analytics
+        .select(select(
+            "analytics-db",
+            "SELECT id FROM analytics_db__events",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    deployment.stop().await;
+}
